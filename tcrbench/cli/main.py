@@ -1,0 +1,87 @@
+"""The `tcrbench` command: sub-apps from each module, plugin commands, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from tcrbench.errors import UsageError
+
+
+class _Group(TyperGroup):
+    """Turns a UsageError raised anywhere below into `error: <message>` on one line and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            raise typer.Exit(code=2) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="Does this self-supervised pretraining recipe help TCR-peptide binding prediction, and by how much?",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    plugins_dir: Optional[str] = typer.Option(
+        None, "--plugins-dir", envvar="TCRBENCH_PLUGINS_DIR",
+        help="Directory of single-file plugins (*.py) to load after the built-ins and installed ones.",
+    ),
+) -> None:
+    if plugins_dir is not None:
+        os.environ["TCRBENCH_PLUGINS_DIR"] = plugins_dir
+
+
+def _mount() -> None:
+    from tcrbench.cli import plugins_cmd
+
+    app.add_typer(plugins_cmd.app, name="plugins")
+    for module, name in (("tcrbench.cli.data", "data"), ("tcrbench.cli.stats", "stats"),
+                         ("tcrbench.cli.run", None), ("tcrbench.cli.report", None)):
+        try:
+            mod = __import__(module, fromlist=["app"])
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        if name is None:
+            mod.register(app)
+        else:
+            app.add_typer(mod.app, name=name)
+
+
+_mount()
+
+
+def _plugins_dir_from_argv(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--plugins-dir" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--plugins-dir="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("TCRBENCH_PLUGINS_DIR") or None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: plugin commands are added before parsing, so they show in --help."""
+    args = sys.argv[1:] if argv is None else argv
+    from tcrbench.plugins import get_plugins
+
+    try:
+        plugins = get_plugins(_plugins_dir_from_argv(args))
+        plugins.hook.register_commands(app=app)
+    except UsageError as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise SystemExit(2) from None
+    app(args=args, prog_name="tcrbench")

@@ -1,0 +1,39 @@
+"""Helpers for plugin authors and our own tests: a registry with your plugin in it for one test, a tiny
+dataset, and the contract check every built-in passes."""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from pathlib import Path
+from typing import Any, Iterator
+
+from tcrbench import plugins as _plugins
+from tcrbench.hookspecs import hookimpl
+
+
+def plugin_module(name: str = "test_plugin", **kinds: list[type]) -> types.ModuleType:
+    """A throw-away plugin module: `plugin_module(augmentations=[MyAug])` implements register_augmentations."""
+    module = types.ModuleType(name)
+    for kind, classes in kinds.items():
+        def impl(register: Any, _classes: list[type] = list(classes)) -> None:
+            for cls in _classes:
+                register(cls)
+
+        impl.__name__ = f"register_{kind}"
+        setattr(module, f"register_{kind}", hookimpl(impl))
+    return module
+
+
+@contextlib.contextmanager
+def temporary_plugins(*extra: Any, plugins_dir: str | Path | None = None,
+                      builtins: bool = True) -> Iterator[_plugins.Plugins]:
+    """Load the built-ins plus `extra` plugin objects (modules or classes with hooks) for one test, then restore."""
+    previous = _plugins._current, _plugins._current_dir
+    loaded = _plugins.load_plugins(plugins_dir, builtins=_plugins.DEFAULT_PLUGINS if builtins else (),
+                                   entry_points=False, _extra=extra)
+    _plugins.set_plugins(loaded)
+    try:
+        yield loaded
+    finally:
+        _plugins._current, _plugins._current_dir = previous
