@@ -1,0 +1,210 @@
+"""`tcrbench stats compare`: the leaderboard statistics for scores produced outside tcrbench."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tcrbench.errors import UsageError
+from tcrbench.stats import Comparison, compare, flags, json_safe
+
+app = typer.Typer(help="Paired statistics: is a method really better than the baseline?", no_args_is_help=True)
+
+OUT_SUFFIXES = (".json", ".csv")
+FLAG_HELP = {
+    flags.FEW_FOLDS: "so few pairs that no rank test could reach p < 0.05",
+    flags.ZERO_VARIANCE: "differences do not vary: t is infinite, p is the exact sign-flip p",
+    flags.IDENTICAL: "every difference is zero",
+    flags.NAN_DROPPED: "pairs with a NaN score were dropped (--drop-nan)",
+}
+
+
+@app.callback()
+def _group() -> None:
+    """Paired statistics: is a method really better than the baseline?"""
+
+
+def read_scores_table(path: Path) -> tuple[dict[str, list[str]], list[int]]:
+    """Columns of a CSV (or TSV, by suffix) as text, and the file line of every data row."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            raise UsageError(f"{path}: the file is empty")
+        names = [h.strip().lower() for h in header]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise UsageError(f"{path}, line 1: column {dupes[0]!r} appears more than once")
+        columns: dict[str, list[str]] = {n: [] for n in names}
+        lines: list[int] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(names):
+                raise UsageError(f"{path}, line {reader.line_num}: {len(row)} fields, but the header has {len(names)}")
+            for name, cell in zip(names, row, strict=True):
+                columns[name].append(cell)
+            lines.append(reader.line_num)
+    return columns, lines
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "-"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if abs(x) < 1e-12:  # floating-point residue of a zero difference
+            x = 0.0
+        return f"{x:.{digits}g}" if abs(x) < 1e-3 and x != 0 else f"{x:.{digits}f}"
+    return str(x)
+
+
+def _p(x: float | None) -> str:
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x:.2g}" if x < 0.001 else f"{x:.3f}"
+
+
+def print_comparison(result: Comparison, console: Console) -> None:
+    """Headline table (corrected test) and a contrast table (naive tests, Bayesian posterior)."""
+    ratio_note = "assumed 1/(k-1)" if result.ratio_assumed else "given"
+    n_compared = len(result.rows) - 1
+    console.print(
+        f"[bold]{result.test}-test[/bold] vs baseline [bold]{result.baseline}[/bold]: "
+        f"n_test/n_train = {result.test_train_ratio:.4g} ({ratio_note}); {result.pairing}; "
+        f"Holm across {n_compared} method(s)."
+    )
+    pct = int(round(result.confidence * 100))
+    main = Table(show_lines=False)
+    for col in ("method", "mean ± sd", f"diff [{pct}% CI]", "t", "df", "p", "Holm p", "d_z", "W/T/L", "n", "flags"):
+        main.add_column(col, overflow="fold")
+    for r in result.rows:
+        mean_sd = f"{_num(r.mean)} ± {_num(r.sd)}"
+        n = f"{r.n_folds}×{r.n_seeds}"
+        if r.is_baseline:
+            main.add_row(f"{r.method} (baseline)", mean_sd, "", "", "", "", "", "", "", n, "")
+            continue
+        main.add_row(
+            r.method,
+            mean_sd,
+            f"{_num(r.diff)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
+            _num(r.t),
+            str(r.df),
+            _p(r.p),
+            _p(r.p_holm),
+            _num(r.d_z, 2),
+            f"{r.wins}/{r.ties}/{r.losses}",
+            n if not r.n_dropped else f"{n} (-{r.n_dropped} NaN)",
+            ", ".join(r.flags),
+        )
+    console.print(main)
+
+    contrast = Table(title="For contrast (paired t and Wilcoxon ignore the overlap of CV training sets)")
+    equivalent = f"P(|diff| ≤ {result.rope:g})"
+    for col in ("method", "paired t p", "Wilcoxon p", "P(better)", equivalent, "P(worse)", "5x2cv t p / F p"):
+        contrast.add_column(col, overflow="fold")
+    for r in result.rows:
+        if r.is_baseline or r.paired_t is None or r.wilcoxon is None or r.bayesian is None:
+            continue
+        five = f"{_p(r.five_by_two.t_p)} / {_p(r.five_by_two.f_p)}" if r.five_by_two else "-"
+        contrast.add_row(
+            r.method,
+            _p(r.paired_t.p),
+            _p(r.wilcoxon.p),
+            _num(r.bayesian.p_better),
+            _num(r.bayesian.p_equivalent),
+            _num(r.bayesian.p_worse),
+            five,
+        )
+    console.print(contrast)
+    shown = sorted({f for r in result.rows for f in r.flags})
+    for f in shown:
+        console.print(f"  {f}: {FLAG_HELP.get(f, '')}")
+    few = [r for r in result.rows if flags.FEW_FOLDS in r.flags]
+    if few:
+        console.print(f"  smallest p a rank test can reach with these pairs: {_p(few[0].corrected.min_rank_p)}")
+
+
+def write_csv(result: Comparison, path: Path) -> None:
+    rows = result.to_rows()
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+
+
+def write_json(result: Comparison, path: Path) -> None:
+    path.write_text(json.dumps(json_safe(result.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+@app.command("compare")
+def compare_cmd(
+    scores: Path = typer.Argument(..., help="CSV (or .tsv) with columns method, fold, score and optionally seed."),
+    baseline: str = typer.Option(..., "--baseline", "-b", help="The method every other method is compared with."),
+    n_train: Optional[float] = typer.Option(None, "--n-train", help="Training-set size per fold (with --n-test)."),
+    n_test: Optional[float] = typer.Option(None, "--n-test", help="Test-set size per fold (with --n-train)."),
+    ratio: Optional[float] = typer.Option(
+        None, "--ratio", help="n_test / n_train, e.g. 0.5 for 3-fold CV. Default: 1/(k-1) from the folds, flagged."
+    ),
+    seeds_redraw_folds: bool = typer.Option(
+        False,
+        "--seeds-redraw-folds/--seeds-reinit",
+        help="Each seed drew new folds (pairs: every cell) or only re-initialised the model (pairs: fold means).",
+    ),
+    drop_nan: bool = typer.Option(False, "--drop-nan", help="Drop pairs with a NaN score instead of failing."),
+    confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the interval."),
+    rope: float = typer.Option(
+        0.0, "--rope", help="Region of practical equivalence for the Bayesian test, in score units."
+    ),
+    resolution: Optional[float] = typer.Option(
+        None, "--resolution", help="Round scores to this before counting wins/ties/losses (e.g. 0.001)."
+    ),
+    lower_is_better: bool = typer.Option(False, "--lower-is-better", help="The score is a loss or an error rate."),
+    out: Optional[List[Path]] = typer.Option(None, "--out", help="Also write FILE.json and/or FILE.csv (repeatable)."),
+) -> None:
+    """Compare every method in SCORES with --baseline: corrected t-test, Holm, d_z, wins/ties/losses."""
+    outputs = list(out or [])
+    for path in outputs:
+        if path.suffix.lower() not in OUT_SUFFIXES:
+            raise UsageError(f"--out {path}: the file name must end in .json or .csv")
+    if ratio is not None and (n_train is not None or n_test is not None):
+        raise UsageError("--ratio and --n-train/--n-test both given: use one or the other")
+    if (n_train is None) != (n_test is None):
+        raise UsageError("--n-train and --n-test go together: give both")
+    columns, lines = read_scores_table(scores)
+    result = compare(
+        columns,
+        baseline,
+        test_train_ratio=ratio,
+        n_train=n_train,
+        n_test=n_test,
+        seeds_redraw_folds=seeds_redraw_folds,
+        drop_nan=drop_nan,
+        confidence=confidence,
+        rope=rope,
+        resolution=resolution,
+        higher_is_better=not lower_is_better,
+        source=str(scores),
+        lines=lines,
+    )
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    print_comparison(result, console)
+    for path in outputs:
+        (write_json if path.suffix.lower() == ".json" else write_csv)(result, path)
+        console.print(f"wrote {path}")
