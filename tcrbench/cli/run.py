@@ -1,0 +1,100 @@
+"""`tcrbench run`: the main job. Options override a --config TOML file; the resolved config is saved with the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+
+from tcrbench.config import RunConfig, apply_settings, load_config_file
+from tcrbench.errors import UsageError
+
+_BUDGET = {
+    "pretrain_epochs", "pretrain_steps", "pretrain_batch", "pretrain_chunk", "pretrain_lr", "finetune_epochs",
+    "finetune_steps", "batch_size", "lr", "optimizer", "weight_decay", "warmup", "grad_clip",
+}
+
+
+def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
+    cfg = load_config_file(config) if config is not None else RunConfig()
+    settings: dict[str, Any] = {k: v for k, v in given.items() if v is not None and k not in _BUDGET}
+    budget = {k: v for k, v in given.items() if v is not None and k in _BUDGET}
+    if budget:
+        settings["budget"] = budget
+    return apply_settings(cfg, settings, "command line")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        config: Optional[Path] = typer.Option(None, "--config", help="TOML grid; command-line options override it."),
+        data: Optional[str] = typer.Option(None, "--data", help="Table (CSV, TSV, Parquet). Default: synthetic data."),
+        dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset plugin when no --data (default synthetic)."),
+        columns: Optional[str] = typer.Option(None, "--columns", help="Column overrides: peptide=antigen,cdr3b=TCR,label=interaction"),
+        cdr3: Optional[str] = typer.Option(None, "--cdr3", help="keep, or strip the conserved C...F/W ends."),
+        drop_duplicates: Optional[bool] = typer.Option(None, "--drop-duplicates/--keep-duplicates", help="Drop repeated (peptide, TCR) rows."),
+        subsample: Optional[int] = typer.Option(None, "--subsample", help="Stratified subsample of N rows (bounded CPU runs)."),
+        aug: Optional[List[str]] = typer.Option(None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."),
+        objective: Optional[List[str]] = typer.Option(None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."),
+        encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder: transformer:size=small, cnn, ..."),
+        split: Optional[str] = typer.Option(None, "--split", help="Fold strategy: random, tcr, peptide, given:column=partition."),
+        folds: Optional[int] = typer.Option(None, "--folds", help="Number of folds (default 5)."),
+        seeds: Optional[int] = typer.Option(None, "--seeds", help="Number of seeds 0..N-1 (default 1)."),
+        fixed_folds: Optional[bool] = typer.Option(None, "--fixed-folds/--redraw-folds", help="Seeds only re-initialise models (folds drawn once)."),
+        pretrain_on: Optional[str] = typer.Option(None, "--pretrain-on", help="train (default) or all: the course's transductive protocol."),
+        protocol: Optional[List[str]] = typer.Option(None, "--protocol", help="finetune and/or probe (default both)."),
+        baseline: Optional[List[str]] = typer.Option(None, "--baseline", help="Only these simple baselines (repeatable)."),
+        no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the simple baselines (the supervised arm stays)."),
+        metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only these metrics (repeatable)."),
+        pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs"),
+        pretrain_steps: Optional[int] = typer.Option(None, "--pretrain-steps", help="Overrides --pretrain-epochs."),
+        pretrain_batch: Optional[int] = typer.Option(None, "--pretrain-batch", help="Contrastive batch: rows per pretraining step."),
+        pretrain_chunk: Optional[int] = typer.Option(None, "--chunk", help="Gradient-caching chunk for huge contrastive batches (0 = off)."),
+        pretrain_lr: Optional[float] = typer.Option(None, "--pretrain-lr"),
+        finetune_epochs: Optional[int] = typer.Option(None, "--epochs", help="Fine-tuning epochs (both arms)."),
+        finetune_steps: Optional[int] = typer.Option(None, "--steps", help="Fine-tuning steps; overrides --epochs."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Fine-tuning batch size."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Fine-tuning learning rate."),
+        optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adamw (default) or sgd (as in the study)."),
+        weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
+        warmup: Optional[float] = typer.Option(None, "--warmup", help="Warm-up fraction of steps."),
+        grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Max gradient norm (0 = off)."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda:N."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<data>-<config hash>)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Recompute every cell."),
+        retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute cells that failed before."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Pretrain, fine-tune and evaluate every configuration on every fold and seed, against the baselines."""
+        given = dict(
+            data=data, dataset=dataset, columns=columns, cdr3=cdr3, subsample=subsample, augs=aug or None,
+            objectives=objective or None, encoder=encoder, split=split, folds=folds,
+            seeds=list(range(seeds)) if seeds is not None else None, fixed_folds=fixed_folds,
+            pretrain_on=pretrain_on, protocols=protocol or None, metrics=metric or None,
+            duplicates=None if drop_duplicates is None else ("drop" if drop_duplicates else "keep"),
+            pretrain_epochs=pretrain_epochs, pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch,
+            pretrain_chunk=pretrain_chunk, pretrain_lr=pretrain_lr, finetune_epochs=finetune_epochs,
+            finetune_steps=finetune_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
+            weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, device=device, threads=threads,
+        )
+        if seeds is not None and seeds < 1:
+            raise UsageError(f"--seeds must be at least 1, got {seeds}")
+        if data is not None and not Path(data).exists():
+            raise UsageError(f"--data {data}: file not found")
+        cfg = build_config(config, given)
+        if no_baselines:
+            cfg.baselines = []
+        elif baseline:
+            cfg.baselines = list(baseline)
+
+        from tcrbench.plugins import get_plugins
+        from tcrbench.report.summary import print_summary
+        from tcrbench.runner import Runner
+
+        plugins = get_plugins()
+        summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet).run()
+        print_summary(summary, cfg)
+        if summary.failed:
+            raise typer.Exit(code=1)

@@ -1,0 +1,167 @@
+"""The run configuration: one typed object from the command line or a TOML file, resolved, saved and hashed.
+
+The hash covers everything that changes the numbers (data, grid, budgets, seeds) and nothing that does not
+(output folder, verbosity), so re-running a command recognises its own finished cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from tcrbench.errors import UsageError
+from tcrbench.params import coerce
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass
+class Budget:
+    """Training budgets, identical for the pretrained arm and the supervised baseline."""
+
+    pretrain_epochs: int = 8
+    pretrain_steps: Optional[int] = None  # overrides epochs when set
+    pretrain_batch: int = 256  # the contrastive batch: every other row in it is a negative
+    pretrain_chunk: int = 0  # gradient-caching chunk (0 = off); objectives with a `chunk` parameter use it
+    pretrain_lr: float = 1e-3
+    finetune_epochs: int = 8
+    finetune_steps: Optional[int] = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of steps with linear warm-up
+    grad_clip: float = 1.0  # 0 = off
+    max_loss: float = 1e4  # a loss above this (or NaN) fails the cell
+
+
+@dataclass
+class RunConfig:
+    data: Optional[str] = None  # a table path; None uses `dataset`
+    dataset: str = "synthetic"
+    columns: Optional[str] = None  # peptide=antigen,cdr3b=TCR,label=interaction
+    cdr3: Literal["keep", "strip"] = "keep"
+    duplicates: Literal["keep", "drop"] = "keep"
+    subsample: Optional[int] = None  # stratified subsample of this many rows (label x peptide), seeded
+    augs: list[str] = field(default_factory=lambda: ["mask1"])
+    objectives: list[str] = field(default_factory=lambda: ["ntxent"])
+    encoder: str = "transformer:size=tiny"
+    split: str = "random"
+    folds: int = 5
+    seeds: list[int] = field(default_factory=lambda: [0])
+    fixed_folds: bool = False  # seeds only re-initialise models; folds drawn once with seed 0
+    pretrain_on: Literal["train", "all"] = "train"
+    protocols: list[str] = field(default_factory=lambda: ["finetune", "probe"])
+    baselines: Optional[list[str]] = None  # None = every registered baseline; [] = none
+    metrics: Optional[list[str]] = None  # None = every registered metric
+    primary_metric: str = "auroc"
+    budget: Budget = field(default_factory=Budget)
+    device: str = "auto"
+    threads: Optional[int] = None
+
+    # ------------------------------------------------------------ identity
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def numbers_dict(self) -> dict[str, Any]:
+        """What changes the numbers; device and threads are recorded in the environment instead."""
+        d = self.to_dict()
+        d.pop("device")
+        d.pop("threads")
+        return d
+
+    def config_hash(self, data_fingerprint: str) -> str:
+        payload = json.dumps({"config": self.numbers_dict(), "data": data_fingerprint}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(_drop_none(self.to_dict()))
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_drop_none(v) if isinstance(v, dict) else v) for k, v in d.items() if v is not None}
+
+
+def _set(target: Any, key: str, value: Any, where: str) -> None:
+    fields = {f.name: f for f in dataclasses.fields(target)}
+    if key not in fields:
+        import difflib
+
+        hint = difflib.get_close_matches(key, list(fields), n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UsageError(f"{where}: unknown setting {key!r}{extra}")
+    import typing
+
+    tp = typing.get_type_hints(type(target))[key]
+    origin = typing.get_origin(tp)
+    if origin is list or (origin is typing.Union and list in [typing.get_origin(a) for a in typing.get_args(tp)]):
+        if value is None:
+            setattr(target, key, None)
+            return
+        if not isinstance(value, list):
+            value = [value]
+        item_tp = int if key == "seeds" else str
+        setattr(target, key, [coerce(v, item_tp, f"{where}: {key}") for v in value])
+        return
+    setattr(target, key, coerce(value, tp, f"{where}: {key}"))
+
+
+def load_config_file(path: str | Path) -> RunConfig:
+    """Read a TOML grid: top-level run settings and a [budget] table; unknown keys are errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--config {p}: file not found")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {p}: not valid TOML ({exc})") from None
+    return apply_settings(RunConfig(), raw, str(p), base_dir=p.parent)
+
+
+def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Path | None = None) -> RunConfig:
+    raw = dict(raw)
+    budget = raw.pop("budget", {})
+    if not isinstance(budget, dict):
+        raise UsageError(f"{where}: [budget] must be a table")
+    for key, value in raw.items():
+        _set(cfg, key, value, where)
+    for key, value in budget.items():
+        _set(cfg.budget, key, value, f"{where} [budget]")
+    if base_dir is not None and cfg.data and not Path(cfg.data).is_absolute():
+        candidate = (base_dir / cfg.data)
+        if candidate.exists():
+            cfg.data = str(candidate.resolve())
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    b = cfg.budget
+    checks = [
+        (cfg.folds >= 2, f"--folds must be at least 2, got {cfg.folds}"),
+        (len(cfg.seeds) >= 1, "--seeds must be at least 1"),
+        (len(set(cfg.seeds)) == len(cfg.seeds), f"seeds must be distinct, got {cfg.seeds}"),
+        (b.pretrain_epochs >= 0 and b.finetune_epochs >= 1, "epochs: pretraining >= 0 and fine-tuning >= 1"),
+        (b.pretrain_batch >= 2, f"--pretrain-batch must be at least 2, got {b.pretrain_batch}"),
+        (b.batch_size >= 1, f"--batch-size must be at least 1, got {b.batch_size}"),
+        (b.pretrain_chunk >= 0, f"--chunk must be >= 0, got {b.pretrain_chunk}"),
+        (b.lr > 0 and b.pretrain_lr > 0, "learning rates must be positive"),
+        (0 <= b.warmup < 1, f"--warmup must be a fraction in [0, 1), got {b.warmup}"),
+        (set(cfg.protocols) <= {"finetune", "probe"} and cfg.protocols,
+         f"--protocol must be finetune and/or probe, got {cfg.protocols}"),
+        (cfg.subsample is None or cfg.subsample >= 20, f"--subsample must be at least 20 rows, got {cfg.subsample}"),
+        (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UsageError(message)

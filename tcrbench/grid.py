@@ -1,0 +1,98 @@
+"""The grid: which configurations a run compares. The supervised baseline and the simple baselines are always
+part of it, with exactly the encoder, folds, seeds and budget of the pretrained arms."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tcrbench.api import Kind
+from tcrbench.config import RunConfig
+from tcrbench.params import param_values
+
+
+def describe(obj: Any) -> Any:
+    """Name and resolved parameters of a plugin object (composed ones list their parts)."""
+    if obj is None:
+        return None
+    parts = getattr(obj, "parts", None)
+    if parts is not None and getattr(obj, "name", "") == "composed":
+        weights = getattr(obj, "weights", None)
+        out = [describe(p) for p in parts]
+        if weights is not None:
+            for d, w in zip(out, weights):
+                d["weight"] = w
+        return out
+    return {"name": obj.name, **param_values(obj)}
+
+
+@dataclass
+class Configuration:
+    label: str
+    arm: str  # pretrained | supervised | baseline
+    protocols: tuple[str, ...]
+    augmentation: str | None = None
+    objective: str | None = None
+    encoder: str | None = None
+    baseline: str | None = None
+    uses_labels: bool = False
+    shortcut: bool = False
+    aug_obj: Any = field(default=None, repr=False)
+    obj_obj: Any = field(default=None, repr=False)
+    enc_obj: Any = field(default=None, repr=False)
+    base_obj: Any = field(default=None, repr=False)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"augmentation": describe(self.aug_obj), "objective": describe(self.obj_obj),
+                "encoder": describe(self.enc_obj), "baseline": describe(self.base_obj)}
+
+    def config_id(self, cfg: RunConfig) -> str:
+        """Everything that changes this configuration's numbers."""
+        payload = {"arm": self.arm, "params": self.params, "budget": cfg.budget.__dict__,
+                   "pretrain_on": cfg.pretrain_on}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", self.label).strip("-").lower()[:48]
+
+
+def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
+    """Build every plugin object up front, so a bad name or parameter fails before any work starts."""
+    enc = registry.create(Kind.ENCODER, cfg.encoder)
+    configs: list[Configuration] = []
+    baselines = registry.names(Kind.BASELINE) if cfg.baselines is None else cfg.baselines
+    for spec in baselines:
+        obj = registry.create(Kind.BASELINE, spec)
+        configs.append(Configuration(label=spec, arm="baseline", protocols=("baseline",), baseline=spec,
+                                     uses_labels=True, shortcut=bool(getattr(obj, "shortcut", False)), base_obj=obj))
+    if cfg.baselines is None and "cnn" in registry.names(Kind.ENCODER) and enc.name != "cnn":
+        cnn = registry.create(Kind.ENCODER, "cnn")
+        none = registry.create(Kind.OBJECTIVE, "none")
+        configs.append(Configuration(label="cnn (supervised)", arm="baseline", protocols=("finetune",),
+                                     objective="none", encoder="cnn", uses_labels=True, enc_obj=cnn, obj_obj=none))
+    none = registry.create(Kind.OBJECTIVE, "none")
+    configs.append(Configuration(label=f"supervised · {cfg.encoder}", arm="supervised",
+                                 protocols=tuple(cfg.protocols), objective="none", encoder=cfg.encoder,
+                                 enc_obj=enc, obj_obj=none))
+    for aug_spec in cfg.augs:
+        aug = registry.create(Kind.AUGMENTATION, aug_spec)
+        for obj_spec in cfg.objectives:
+            obj = registry.create(Kind.OBJECTIVE, obj_spec)
+            if not getattr(obj, "pretrains", True):
+                continue  # `none` is the supervised arm, already present
+            configs.append(Configuration(
+                label=f"{aug_spec} × {obj_spec} · {cfg.encoder}", arm="pretrained", protocols=tuple(cfg.protocols),
+                augmentation=aug_spec, objective=obj_spec, encoder=cfg.encoder,
+                uses_labels=bool(getattr(obj, "uses_labels", False)), aug_obj=aug, obj_obj=obj, enc_obj=enc))
+    labels = [c.label for c in configs]
+    dupes = {x for x in labels if labels.count(x) > 1}
+    if dupes:
+        from tcrbench.errors import UsageError
+
+        raise UsageError(f"the grid names a configuration twice: {', '.join(sorted(dupes))}")
+    return configs

@@ -1,0 +1,88 @@
+"""From a RunConfig to the validated table, its fingerprint and its token tensors: done once per run, shared by
+every cell, so all folds use the same width and vocabulary."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from tcrbench.api import Kind
+from tcrbench.config import RunConfig
+from tcrbench.data.vocab import TokenBatch
+from tcrbench.errors import UsageError
+
+
+@dataclass
+class PreparedData:
+    frame: pl.DataFrame
+    source: str
+    fingerprint: str
+    tokens: TokenBatch
+    labels: torch.Tensor  # float 0/1 per row
+    groups: torch.Tensor  # peptide index per row
+    max_len: int
+    report: Any
+
+
+def load_frame(cfg: RunConfig, registry: Any) -> tuple[pl.DataFrame, str, Any]:
+    from tcrbench.data import load_table, validate_frame
+
+    if cfg.data:
+        loaded = load_table(cfg.data, columns=cfg.columns, cdr3=cfg.cdr3, duplicates=cfg.duplicates)
+        return loaded.frame, str(cfg.data), loaded.report
+    if cfg.columns:
+        raise UsageError("--columns applies to --data files, not to --dataset plugins")
+    dataset = registry.create(Kind.DATASET, cfg.dataset)
+    frame = dataset.load()
+    source = f"dataset {cfg.dataset}"
+    report = validate_frame(frame, source, duplicates="keep" if cfg.duplicates == "keep" else "drop")
+    if cfg.duplicates == "drop":
+        from tcrbench.data.schema import pair_key
+
+        frame = frame.unique(subset=pair_key(frame), keep="first", maintain_order=True)
+    return frame, source, report
+
+
+def stratified_subsample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame:
+    """Keep `n` rows, drawing the same share from every (peptide, label) stratum, identical pairs together."""
+    if n >= frame.height:
+        return frame
+    rng = np.random.default_rng(seed)
+    keys = frame.select(pl.concat_str([pl.col("peptide"), pl.col("label").cast(pl.Utf8)], separator="|")).to_series()
+    order = rng.permutation(frame.height)
+    shuffled = keys.to_numpy()[order]
+    frac = n / frame.height
+    keep: list[np.ndarray] = []
+    strata, inverse = np.unique(shuffled, return_inverse=True)
+    for s in range(len(strata)):
+        members = order[inverse == s]
+        take = int(round(len(members) * frac))
+        keep.append(members[:take])
+    idx = np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
+    return frame[idx.tolist()]
+
+
+def fingerprint(frame: pl.DataFrame) -> str:
+    """A content hash of the canonical table: the same rows in the same order give the same hash."""
+    cols = [c for c in ("peptide", "cdr3b", "cdr3a", "mhc", "label") if c in frame.columns]
+    payload = frame.select(cols).write_csv().encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def prepare(cfg: RunConfig, registry: Any) -> PreparedData:
+    from tcrbench.data.tokenizer import Tokenizer
+
+    frame, source, report = load_frame(cfg, registry)
+    if cfg.subsample is not None:
+        frame = stratified_subsample(frame, cfg.subsample, seed=0)
+    frame = frame.with_row_index("__index")
+    tokenizer = Tokenizer.for_frame(frame)
+    tokens = tokenizer.encode(frame)
+    labels = torch.as_tensor(frame["label"].to_numpy().astype(np.float32))
+    groups = torch.as_tensor(frame["peptide"].cast(pl.Categorical).to_physical().to_numpy().astype(np.int64))
+    return PreparedData(frame, source, fingerprint(frame), tokens, labels, groups, tokens.ids.shape[1], report)

@@ -1,0 +1,83 @@
+"""The run folder, the source of truth for what is done: one atomically written file per finished row.
+
+One file per row (rather than appending to one log) means a kill at any instant leaves only whole rows, and
+resuming is "compute what has no file".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from tcrbench.errors import UsageError
+from tcrbench.results.atomic import atomic_path, write_text
+from tcrbench.results.schema import ResultRow
+
+
+class RunStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows_dir = self.path / "rows"
+        self.pred_dir = self.path / "predictions"
+        self.cache_dir = self.path / "cache"
+
+    # ------------------------------------------------------------ set-up
+    def open(self, config_toml: str, config_hash: str, environment: dict[str, Any], overwrite: bool) -> None:
+        """Create the folder, or reopen it for the same configuration; a different one is refused."""
+        existing = self.path / "config_hash"
+        if existing.exists() and not overwrite:
+            old = existing.read_text().strip()
+            if old != config_hash:
+                raise UsageError(
+                    f"--out {self.path}: holds a run of another configuration (hash {old}, this one {config_hash});"
+                    " use --overwrite to replace it or choose another --out"
+                )
+        if overwrite and self.path.exists():
+            for sub in (self.rows_dir, self.pred_dir, self.cache_dir):
+                shutil.rmtree(sub, ignore_errors=True)
+            for name in ("results.parquet", "results.jsonl", "leaderboard.md", "leaderboard.html", "leaderboard.json"):
+                (self.path / name).unlink(missing_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sub in (self.rows_dir, self.pred_dir, self.cache_dir):
+            sub.mkdir(exist_ok=True)
+        write_text(self.path / "config.toml", config_toml)
+        write_text(self.path / "config_hash", config_hash + "\n")
+        write_text(self.path / "environment.json", json.dumps(environment, indent=2, sort_keys=True))
+
+    # ------------------------------------------------------------ rows
+    def row_file(self, row_key: str) -> Path:
+        return self.rows_dir / f"{row_key}.json"
+
+    def has(self, row_key: str) -> bool:
+        return self.row_file(row_key).exists()
+
+    def write_row(self, row: ResultRow) -> None:
+        write_text(self.row_file(row.row_key), json.dumps(row.to_dict(), sort_keys=True, allow_nan=True))
+
+    def write_predictions(self, row_key: str, frame: pl.DataFrame) -> None:
+        with atomic_path(self.pred_dir / f"{row_key}.parquet") as tmp:
+            frame.write_parquet(tmp)
+
+    def read_row(self, row_key: str) -> dict[str, Any]:
+        return json.loads(self.row_file(row_key).read_text())
+
+    def rows(self) -> list[dict[str, Any]]:
+        if not self.rows_dir.is_dir():
+            raise UsageError(f"{self.path}: not a tcrbench run folder (no rows/)")
+        return [json.loads(p.read_text()) for p in sorted(self.rows_dir.glob("*.json"))]
+
+    def consolidate(self) -> Path:
+        """All rows as one JSON-lines file, for tools that want a single table."""
+        lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows())
+        target = self.path / "results.jsonl"
+        write_text(target, lines)
+        return target
+
+    def config(self) -> dict[str, Any]:
+        import tomllib
+
+        return tomllib.loads((self.path / "config.toml").read_text())
