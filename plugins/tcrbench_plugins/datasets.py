@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 import polars as pl
 
+from tcrbench.data.synthetic import DEFAULT_DIFFICULTY, DEFAULT_NEGATIVE_RATIO, DEFAULT_PEPTIDES, DEFAULT_POSITIVES
 from tcrbench.hookspecs import hookimpl
 from tcrbench.params import param
 
@@ -17,10 +18,10 @@ class Synthetic:
 
     name: ClassVar[str] = "synthetic"
     description: ClassVar[str] = "embedded synthetic TCR-peptide pairs with planted binding motifs (the default)"
-    n_peptides: int = param(8, help="number of peptides")
-    n_positives_per_peptide: int = param(94, help="binding TCRs per peptide")
-    negative_ratio: int = param(3, help="negatives per positive")
-    difficulty: float = param(0.5, help="0 = motif always present in binders, 1 = hardly distinguishable")
+    n_peptides: int = param(DEFAULT_PEPTIDES, help="number of peptides")
+    n_positives_per_peptide: int = param(DEFAULT_POSITIVES, help="binding TCRs per peptide")
+    negative_ratio: int = param(DEFAULT_NEGATIVE_RATIO, help="negatives per positive")
+    difficulty: float = param(DEFAULT_DIFFICULTY, help="0 = motif always present in binders, 1 = hardly distinguishable")
     negatives: Literal["swapped", "background"] = param(
         "swapped", help="swapped binders (no shortcut) or a background TCR pool (TCR-only shortcut, like real data)")
     seed: int = param(0, help="generator seed")

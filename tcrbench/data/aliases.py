@@ -1,0 +1,132 @@
+"""Which column of a user's table is the peptide, the CDR3, the label: the common formats' names, and overrides.
+
+Names match case-insensitively. Aliases come in tiers: a generic name such as `CDR3` (VDJdb, 10x) is used only
+when no specific one (`cdr3b`, `junction_aa`, ...) is present, so an AIRR file whose `cdr3` holds nucleotides
+still resolves to its `junction_aa`. Two columns in the best tier that matches are ambiguous and an error:
+guessing there would silently benchmark the wrong chain.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+
+from tcrbench.data.schema import CANONICAL, CDR3A, CDR3B, KEPT, LABEL, MHC, NULLABLE, PARTITION, PEPTIDE, SPLIT
+from tcrbench.errors import UsageError
+
+# field -> tiers of aliases, best first. Sources: the course format (antigen,TCR,interaction), NetTCR-2.0
+# (peptide,CDR3a,CDR3b,binder,partition), IMMREP22 (peptide,CDR3b,binder,split), VDJdb full and slim exports
+# (Epitope/antigen.epitope, CDR3/cdr3, MHC A/mhc.a), AIRR rearrangement (junction_aa), scirpy obs columns
+# (IR_VDJ_1_junction_aa, and the airr-context names of scirpy >= 0.13), tcrdist3 (cdr3_b_aa, epitope).
+ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
+    PEPTIDE: (("peptide", "antigen", "epitope", "antigen.epitope", "antigen_epitope", "pep"),),
+    CDR3B: (
+        ("cdr3b", "tcr", "cdr3_beta", "cdr3beta", "cdr3.beta", "cdr3_b_aa", "trb_cdr3", "ir_vdj_1_junction_aa",
+         "vdj_1_junction_aa", "junction_aa"),
+        ("cdr3",),
+    ),
+    CDR3A: (("cdr3a", "cdr3_alpha", "cdr3alpha", "cdr3.alpha", "cdr3_a_aa", "tra_cdr3", "ir_vj_1_junction_aa",
+             "vj_1_junction_aa"),),
+    MHC: (("mhc", "hla", "mhc_allele", "allele", "mhc a", "mhc.a"),),
+    LABEL: (("label", "interaction", "binder", "binding", "binds", "target"),),
+    PARTITION: (("partition", "fold", "cv_fold"),),
+    SPLIT: (("split",),),
+}
+
+# Long-format exports hold one chain per row; when the CDR3 came from one of these columns and the table has a
+# chain column, only beta rows are kept (the readers count the others as dropped).
+SINGLE_CHAIN_COLUMNS = frozenset({"cdr3", "junction_aa"})
+CHAIN_COLUMNS = ("gene", "locus", "chain")
+
+FIELDS: tuple[str, ...] = CANONICAL + KEPT
+_REQUIRED_FIELDS = (PEPTIDE, CDR3B, LABEL)
+
+
+def parse_column_spec(spec: str | None) -> dict[str, str]:
+    """`peptide=antigen,cdr3b=TCR` -> {"peptide": "antigen", "cdr3b": "TCR"}; `cdr3a=` means: do not use one."""
+    if spec is None or not spec.strip():
+        return {}
+    out: dict[str, str] = {}
+    for item in spec.split(","):
+        if "=" not in item:
+            raise UsageError(f"--columns: {item.strip()!r} is not FIELD=COLUMN (e.g. peptide=antigen)")
+        field, column = (part.strip() for part in item.split("=", 1))
+        _check_field(field)
+        if field in out:
+            raise UsageError(f"--columns: field {field!r} is given twice")
+        out[field] = column
+    return out
+
+
+def _check_field(field: str) -> None:
+    if field not in FIELDS:
+        close = difflib.get_close_matches(field, FIELDS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"--columns: unknown field {field!r}; fields are {', '.join(FIELDS)}{hint}")
+
+
+def _listing(columns: Sequence[str]) -> str:
+    return ", ".join(repr(c) for c in columns) if columns else "(none)"
+
+
+def _find(column: str, found: Sequence[str]) -> str | None:
+    if column in found:
+        return column
+    matches = [c for c in found if c.lower() == column.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_columns(found: Sequence[str], overrides: Mapping[str, str] | None, source: str) -> dict[str, str]:
+    """Map canonical fields to the table's column names; every problem names the columns that were found."""
+    overrides = dict(overrides or {})
+    resolved: dict[str, str] = {}
+    skipped: set[str] = set()
+    for field, column in overrides.items():
+        _check_field(field)
+        if column == "":
+            if field not in NULLABLE + KEPT:
+                raise UsageError(f"{source}: --columns {field}= leaves out a required field; "
+                                 f"required are {', '.join(_REQUIRED_FIELDS)}")
+            skipped.add(field)
+            continue
+        actual = _find(column, found)
+        if actual is None:
+            raise UsageError(f"{source}: --columns {field}={column}: no column {column!r}; "
+                             f"columns found: {_listing(found)}")
+        if actual in resolved.values():
+            other = next(f for f, c in resolved.items() if c == actual)
+            raise UsageError(f"{source}: --columns maps column {actual!r} to both {other!r} and {field!r}")
+        resolved[field] = actual
+    claimed = set(resolved.values())
+    lowered = {c: c.lower() for c in found if c not in claimed}
+    for field in FIELDS:
+        if field in resolved or field in skipped:
+            continue
+        for tier in ALIASES[field]:
+            hits = [c for c, low in lowered.items() if low in tier]
+            if len(hits) > 1:
+                raise UsageError(f"{source}: columns {_listing(hits)} could each be the {field!r} column; "
+                                 f"choose one with --columns {field}=<column> (columns found: {_listing(found)})")
+            if hits:
+                resolved[field] = hits[0]
+                del lowered[hits[0]]
+                break
+    missing = [f for f in _REQUIRED_FIELDS if f not in resolved]
+    if missing:
+        field = missing[0]
+        tried = ", ".join(name for tier in ALIASES[field] for name in tier)
+        raise UsageError(f"{source}: no column for {field!r} (looked for {tried}); columns found: "
+                         f"{_listing(found)}; name it with --columns {field}=<column>")
+    return resolved
+
+
+def chain_column(found: Sequence[str], resolved: Mapping[str, str]) -> str | None:
+    """The column that says which chain a row holds, when the beta CDR3 came from a one-chain-per-row export."""
+    if resolved.get(CDR3B, "").lower() not in SINGLE_CHAIN_COLUMNS or CDR3A in resolved:
+        return None
+    taken = set(resolved.values())
+    for name in CHAIN_COLUMNS:
+        hits = [c for c in found if c.lower() == name and c not in taken]
+        if hits:
+            return hits[0]
+    return None

@@ -1,0 +1,94 @@
+"""Column aliases: each common format resolves on its own; overrides win; ambiguity and absence are errors."""
+
+import pytest
+
+from tcrbench.data.aliases import chain_column, parse_column_spec, resolve_columns
+from tcrbench.errors import UsageError
+
+
+@pytest.mark.parametrize("columns, expected", [
+    (["antigen", "TCR", "interaction"], {"peptide": "antigen", "cdr3b": "TCR", "label": "interaction"}),
+    (["CDR3a", "CDR3b", "peptide", "partition", "binder"],
+     {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "label": "binder", "partition": "partition"}),
+    (["peptide", "split", "binder", "TRAV", "CDR3a", "CDR3b", "CDR3a_imgt", "CDR3b_imgt"],
+     {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "label": "binder", "split": "split"}),
+    (["complex.id", "Gene", "CDR3", "V", "J", "MHC A", "MHC B", "Epitope", "Epitope gene", "label"],
+     {"peptide": "Epitope", "cdr3b": "CDR3", "mhc": "MHC A", "label": "label"}),
+    (["sequence_id", "locus", "cdr3", "cdr3_aa", "junction_aa", "epitope", "binds"],
+     {"peptide": "epitope", "cdr3b": "junction_aa", "label": "binds"}),
+    (["IR_VJ_1_junction_aa", "IR_VDJ_1_junction_aa", "IR_VDJ_2_junction_aa", "antigen", "label"],
+     {"peptide": "antigen", "cdr3b": "IR_VDJ_1_junction_aa", "cdr3a": "IR_VJ_1_junction_aa", "label": "label"}),
+])
+def test_common_formats_resolve(columns, expected):
+    assert resolve_columns(columns, None, "t.csv") == expected
+
+
+def test_matching_ignores_case():
+    assert resolve_columns(["PEPTIDE", "Cdr3B", "LABEL"], None, "t")["cdr3b"] == "Cdr3B"
+
+
+def test_override_wins_and_frees_the_column_for_nothing_else():
+    found = ["pep", "CDR3b", "CDR3a", "y"]
+    got = resolve_columns(found, {"peptide": "pep", "label": "y", "cdr3b": "CDR3a"}, "t")
+    assert got == {"peptide": "pep", "label": "y", "cdr3b": "CDR3a"}  # CDR3a is taken, so no alpha chain
+
+
+def test_empty_override_leaves_an_optional_field_out():
+    got = resolve_columns(["peptide", "CDR3b", "CDR3a", "binder"], {"cdr3a": ""}, "t")
+    assert "cdr3a" not in got
+
+
+def test_empty_override_of_a_required_field_is_an_error():
+    with pytest.raises(UsageError, match="leaves out a required field"):
+        resolve_columns(["peptide", "CDR3b", "binder"], {"peptide": ""}, "t")
+
+
+def test_ambiguous_columns_are_listed():
+    with pytest.raises(UsageError) as exc:
+        resolve_columns(["peptide", "antigen", "TCR", "interaction"], None, "t.csv")
+    assert str(exc.value) == ("t.csv: columns 'peptide', 'antigen' could each be the 'peptide' column; choose one "
+                              "with --columns peptide=<column> (columns found: 'peptide', 'antigen', 'TCR', "
+                              "'interaction')")
+
+
+def test_ambiguity_resolved_by_override():
+    got = resolve_columns(["peptide", "antigen", "TCR", "interaction"], {"peptide": "antigen"}, "t")
+    assert got["peptide"] == "antigen"
+
+
+def test_missing_required_column_lists_what_was_found():
+    with pytest.raises(UsageError, match=r"no column for 'cdr3b' .*columns found: 'antigen', 'interaction'"):
+        resolve_columns(["antigen", "interaction"], None, "t")
+
+
+def test_override_naming_an_absent_column():
+    with pytest.raises(UsageError, match=r"--columns peptide=pep: no column 'pep'; columns found: 'a', 'b'"):
+        resolve_columns(["a", "b"], {"peptide": "pep"}, "t")
+
+
+def test_override_mapping_one_column_twice():
+    with pytest.raises(UsageError, match="maps column 'a' to both 'peptide' and 'cdr3b'"):
+        resolve_columns(["a", "b", "c"], {"peptide": "a", "cdr3b": "a"}, "t")
+
+
+def test_parse_column_spec():
+    assert parse_column_spec("peptide=antigen, cdr3b=TCR,label=interaction,cdr3a=") == {
+        "peptide": "antigen", "cdr3b": "TCR", "label": "interaction", "cdr3a": ""}
+    assert parse_column_spec(None) == {} and parse_column_spec("  ") == {}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("peptideantigen", r"'peptideantigen' is not FIELD=COLUMN"),
+    ("pepide=antigen", r"unknown field 'pepide'.*did you mean 'peptide'\?"),
+    ("peptide=a,peptide=b", r"field 'peptide' is given twice"),
+])
+def test_parse_column_spec_errors(spec, message):
+    with pytest.raises(UsageError, match=message):
+        parse_column_spec(spec)
+
+
+def test_chain_column_only_for_one_chain_per_row_exports():
+    vdjdb = ["Gene", "CDR3", "Epitope", "label"]
+    assert chain_column(vdjdb, resolve_columns(vdjdb, None, "t")) == "Gene"
+    nettcr = ["CDR3a", "CDR3b", "peptide", "binder", "chain"]
+    assert chain_column(nettcr, resolve_columns(nettcr, None, "t")) is None
