@@ -39,5 +39,6 @@ def print_summary(summary: Any, cfg: Any, console: Console | None = None) -> Non
         console.print(table)
     console.print(f"run folder: {summary.path}  (config hash {summary.config_hash}; "
                   f"{summary.computed} rows computed, {summary.skipped} reused)")
-    for r in summary.failed:
-        console.print(f"[red]failed[/red] {r['row_key']}: {r['reason']}")
+    if build_board is None:
+        for r in summary.failed:
+            console.print(f"[red]failed[/red] {r['row_key']}: {r['reason']}")

@@ -1,0 +1,88 @@
+"""`tcrbench report RUN_DIR` and `tcrbench leaderboard RUN_DIR...`: leaderboards from finished runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from tcrbench.errors import UsageError
+
+
+def _check_options(confidence: float, margin: float, min_positives: int, resolution: Optional[float]) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise UsageError(f"--confidence {confidence}: must lie strictly between 0 and 1")
+    if margin < 0:
+        raise UsageError(f"--shortcut-margin {margin}: must not be negative")
+    if min_positives < 1:
+        raise UsageError(f"--min-positives {min_positives}: must be at least 1")
+    if resolution is not None and not resolution > 0:
+        raise UsageError(f"--resolution {resolution}: must be positive")
+
+
+def _finish(board: object, out: Path, console: Console, quiet: bool) -> None:
+    from tcrbench.report.board import render_console
+    from tcrbench.report.writers import write_reports
+
+    written = write_reports(board, out)  # type: ignore[arg-type]
+    if not quiet:
+        render_console(board, console)  # type: ignore[arg-type]
+    for path in written.paths:
+        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+    for name, message in written.errors:
+        typer.echo(f"warning: reporter {name} failed: {message}", err=True)
+    if written.errors:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report_command(
+        run_dir: Path = typer.Argument(..., help="A run folder written by `tcrbench run`."),
+        metric: Optional[str] = typer.Option(None, "--metric", help="Metric to rank by (default: the run's primary metric)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Write the files here instead of into RUN_DIR."),
+        confidence: float = typer.Option(0.95, "--confidence", help="Level of the corrected confidence intervals."),
+        resolution: Optional[float] = typer.Option(None, "--resolution", help="Round scores to this before counting wins/ties/losses (e.g. 0.001)."),
+        shortcut_margin: float = typer.Option(0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."),
+        min_positives: int = typer.Option(5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only list the files written."),
+    ) -> None:
+        """Write leaderboard.md, leaderboard.html and leaderboard.json into the run folder and print the table."""
+        from tcrbench.report.board import load_board
+
+        _check_options(confidence, shortcut_margin, min_positives, resolution)
+        board = load_board(run_dir, metric, confidence=confidence, resolution=resolution,
+                           shortcut_margin=shortcut_margin, min_positives=min_positives)
+        _finish(board, out if out is not None else run_dir, Console(width=200), quiet)
+
+    @app.command("leaderboard")
+    def leaderboard_command(
+        run_dirs: List[Path] = typer.Argument(..., help="Run folders to merge, one per dataset."),
+        out: Path = typer.Option(Path("leaderboard"), "--out", help="Folder for the merged leaderboard files."),
+        metric: Optional[str] = typer.Option(None, "--metric", help="Metric to rank by (default: the first run's primary metric)."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the Nemenyi critical difference."),
+        confidence: float = typer.Option(0.95, "--confidence", help="Level of the corrected confidence intervals."),
+        resolution: Optional[float] = typer.Option(None, "--resolution", help="Round scores to this before counting wins/ties/losses."),
+        shortcut_margin: float = typer.Option(0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."),
+        min_positives: int = typer.Option(5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only list the files written."),
+    ) -> None:
+        """Merge runs (one per dataset) into one board ranked with Friedman and Nemenyi, with a CD diagram."""
+        from tcrbench.report.board import default_metric, load_board
+        from tcrbench.report.merge import merge_boards
+
+        _check_options(confidence, shortcut_margin, min_positives, resolution)
+        if not 0.0 < alpha < 1.0:
+            raise UsageError(f"--alpha {alpha}: must lie strictly between 0 and 1")
+        seen: dict[Path, Path] = {}
+        for d in run_dirs:
+            resolved = d.resolve()
+            if resolved in seen:
+                raise UsageError(f"{d}: given twice (also as {seen[resolved]})")
+            seen[resolved] = d
+        chosen = metric or default_metric(run_dirs[0])
+        boards = [load_board(d, chosen, confidence=confidence, resolution=resolution,
+                             shortcut_margin=shortcut_margin, min_positives=min_positives) for d in run_dirs]
+        _finish(merge_boards(boards, alpha=alpha), out, Console(width=200), quiet)

@@ -1,0 +1,109 @@
+"""Banners: the warnings a reader must see before the table, because they change what the table means.
+
+A shortcut baseline close to the best model says the data can be scored without learning binding; pretraining
+that loses to the supervised arm is the answer to the benchmark's question; label-using "pretraining" is not
+self-supervised. Each banner has a stable ``kind`` and names the rows it is about.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from tcrbench.report.format import num
+from tcrbench.report.model import NO_REFERENCE, Banner, BoardRow, FailedCell
+from tcrbench.stats import flags as F
+
+
+def _fmt(x: float | None, signed: bool = False) -> str:
+    return num(x, signed=signed)
+
+
+def _better(a: float, b: float, higher_is_better: bool) -> bool:
+    return a > b if higher_is_better else a < b
+
+
+def _shortcut_banners(rows: Sequence[BoardRow], metric: str, margin: float, hib: bool) -> list[Banner]:
+    models = [r for r in rows if not r.shortcut and math.isfinite(r.mean)]
+    if not models:
+        return []
+    best = (max if hib else min)(models, key=lambda r: r.mean)
+    out = []
+    for s in rows:
+        if not s.shortcut or not math.isfinite(s.mean):
+            continue
+        gap = (best.mean - s.mean) if hib else (s.mean - best.mean)
+        if gap > margin:
+            continue
+        where = "above" if gap < 0 else f"within {margin:g} of"
+        out.append(Banner(
+            "shortcut",
+            f"Shortcut baseline {s.label} reaches {metric} {_fmt(s.mean)}, {where} the best model "
+            f"{best.label} [{best.protocol}] ({_fmt(best.mean)}). It sees only part of each pair, so these "
+            "data can be scored without learning binding: the ranking says little about binding.",
+            (s.key, best.key),
+        ))
+    return out
+
+
+def _losing_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], hib: bool) -> list[Banner]:
+    out = []
+    by_key = {r.key: r for r in rows}
+    for protocol, ref_key in refs.items():
+        ref = by_key.get(ref_key)
+        pre = [r for r in rows if r.arm == "pretrained" and r.reference == ref_key and r.diff is not None]
+        if ref is None or not pre:
+            continue
+        losers = [r for r in pre if _better(0.0, r.diff, hib) and F.IDENTICAL not in r.flags]  # type: ignore[arg-type]
+        if not losers:
+            continue
+
+        def detail(r: BoardRow) -> str:
+            return (f"{r.label} (diff {_fmt(r.diff, True)} [{_fmt(r.ci_low, True)}, {_fmt(r.ci_high, True)}], "
+                    f"Holm p {_fmt(r.p_holm)})")
+
+        if len(losers) == len(pre):
+            closest = (max if hib else min)(pre, key=lambda r: r.diff)  # type: ignore[arg-type, return-value]
+            text = (f"Pretraining loses to the supervised baseline ({protocol}): every pretrained configuration "
+                    f"({len(pre)}) scores below {ref.label} ({_fmt(ref.mean)}). Closest: {detail(closest)}.")
+        else:
+            text = (f"Pretraining loses to the supervised baseline ({protocol}) in {len(losers)} of {len(pre)} "
+                    f"configurations: " + "; ".join(detail(r) for r in losers) + ".")
+        out.append(Banner("pretraining_loses", text, tuple(r.key for r in losers)))
+    return out
+
+
+def _other_banners(rows: Sequence[BoardRow], failures: Sequence[FailedCell],
+                   n_cells: int, meta_redraw: bool | None) -> list[Banner]:
+    out = []
+    label_users = [r for r in rows if r.arm == "pretrained" and r.uses_labels]
+    if label_users:
+        names = ", ".join(r.key for r in label_users)
+        out.append(Banner("uses_labels", f"Uses labels: {names} pretrain with the binding labels, so they are not "
+                          "self-supervised; a gain may come from the extra use of labels, not from pretraining.",
+                          tuple(r.key for r in label_users)))
+    uncompared = [r for r in rows if NO_REFERENCE in r.flags]
+    if uncompared:
+        out.append(Banner("no_reference", "No finished supervised arm to compare with: "
+                          f"{', '.join(r.key for r in uncompared)} shown without a comparison.",
+                          tuple(r.key for r in uncompared)))
+    if failures:
+        configs = sorted({f.key for f in failures})
+        out.append(Banner("failures", f"{len(failures)} of {n_cells} cells failed ({len(configs)} configuration(s)): "
+                          "they are listed under Failures and left out of the statistics.", tuple(configs)))
+    if meta_redraw is None:
+        out.append(Banner("mixed_redraw", "Rows disagree on whether seeds redraw the folds; the statistics "
+                          "average over seeds per fold (n = k), the cautious choice."))
+    if any(F.RATIO_ASSUMED in r.flags for r in rows):
+        out.append(Banner("ratio_assumed", "Some rows lack n_train/n_test: the k-fold ratio 1/(k-1) was assumed "
+                          "for the corrected t-test.", tuple(r.key for r in rows if F.RATIO_ASSUMED in r.flags)))
+    return out
+
+
+def board_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], failures: Sequence[FailedCell], *,
+                  metric: str, margin: float, higher_is_better: bool, redraw: bool | None) -> list[Banner]:
+    """Every banner for a run's rows, most important first."""
+    n_cells = sum(len(r.cells) for r in rows)
+    return (_shortcut_banners(rows, metric, margin, higher_is_better)
+            + _losing_banners(rows, refs, higher_is_better)
+            + _other_banners(rows, failures, n_cells, redraw))

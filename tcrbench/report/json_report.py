@@ -1,0 +1,115 @@
+"""leaderboard.json: the board for tools, every statistic as a number, strict JSON.
+
+NaN becomes null and an infinite t (zero-variance differences, flagged) the string "inf"/"-inf", through
+tcrbench.stats.json_safe, so any JSON parser reads the file. docs/reports.md documents every field.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tcrbench import __version__
+from tcrbench.report.board import BoardRow, Leaderboard
+from tcrbench.report.merge import Ranking
+from tcrbench.stats import json_safe
+
+SCHEMA = "tcrbench-leaderboard"
+SCHEMA_VERSION = 1
+TEST_NAME = "corrected resampled t-test (Nadeau & Bengio 2003)"
+
+_ROW_FIELDS = ("key", "label", "protocol", "arm", "augmentation", "objective", "encoder", "baseline", "uses_labels",
+               "shortcut", "is_reference", "reference", "rank", "status", "mean", "sd", "macro_auroc",
+               "macro_auroc_sd", "diff", "ci_low", "ci_high", "t", "df", "p", "p_holm", "p_bh", "d_z", "wins", "ties",
+               "losses", "n_folds", "n_seeds", "n_scores", "n_pairs", "n_failed", "test_train_ratio", "flags", "note",
+               "pretrain_loss", "cells")
+
+
+def row_to_dict(row: BoardRow) -> dict[str, Any]:
+    values = {f: getattr(row, f, None) for f in _ROW_FIELDS}
+    values["status"] = row.status
+    values["macro_auroc"], values["macro_auroc_sd"] = row.macro_mean, row.macro_sd
+    values["flags"] = list(row.flags)
+    values["cells"] = [{"fold": c.fold, "seed": c.seed, "score": c.score, "status": c.status, "reason": c.reason,
+                        "row_key": c.row_key} for c in row.cells]
+    return values
+
+
+def _per_peptide(board: Leaderboard) -> dict[str, Any] | None:
+    t = board.per_peptide
+    if t is None:
+        return None
+    return {
+        "how": t.how,
+        "min_positives": t.min_positives,
+        "n_missing_predictions": t.n_missing,
+        "peptides": [{"peptide": p, "n_positives": n, "n_negatives": m}
+                     for p, n, m in zip(t.peptides, t.n_positives, t.n_negatives)],
+        "configurations": [{"key": k, "auroc": list(a), "n_cells": list(c)}
+                           for k, a, c in zip(t.keys, t.auroc, t.n_cells)],
+    }
+
+
+def _common(board: Leaderboard) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "kind": board.kind,
+        "title": board.meta.title,
+        "metric": board.metric,
+        "higher_is_better": board.meta.higher_is_better,
+        "tcrbench_version": __version__,
+        "banners": [{"kind": b.kind, "message": b.message, "keys": list(b.keys)} for b in board.banners],
+        "failures": [{"key": f.key, "label": f.label, "protocol": f.protocol, "fold": f.fold, "seed": f.seed,
+                      "reason": f.reason, "row_key": f.row_key} for f in board.failures],
+    }
+
+
+def _run(board: Leaderboard) -> dict[str, Any]:
+    m = board.meta
+    out = _common(board)
+    out.update({
+        "run": {"run_dir": m.run_dir, "config_hash": m.config_hash, "data_source": m.data_source,
+                "versions": dict(m.versions), "git": m.git, "device": m.device, "pretrain_on": m.pretrain_on,
+                "folds": list(m.folds), "seeds": list(m.seeds), "n_rows": m.n_rows, "n_failed": m.n_failed},
+        "test": {"name": TEST_NAME, "confidence": m.confidence, "pairing": m.pairing,
+                 "seeds_redraw_folds": m.seeds_redraw_folds, "test_train_ratio": m.test_train_ratio,
+                 "ratio_assumed": m.ratio_assumed, "correction": "holm", "n_comparisons": len(board.compared()),
+                 "resolution": m.resolution, "shortcut_margin": m.shortcut_margin},
+        "references": dict(m.references),
+        "rows": [row_to_dict(r) for r in board.rows],
+        "per_peptide": _per_peptide(board),
+    })
+    return out
+
+
+def _ranking(r: Ranking) -> dict[str, Any]:
+    nm = r.nemenyi
+    return {
+        "alpha": r.alpha,
+        "datasets": list(r.datasets),
+        "methods": [{"key": x.key, "label": x.label, "protocol": x.protocol, "arm": x.arm, "uses_labels": x.uses_labels,
+                     "shortcut": x.shortcut, "mean_rank": x.mean_rank, "ranked": x.ranked, "scores": list(x.scores),
+                     "ranks": list(x.ranks)} for x in r.rows],
+        "friedman": r.friedman.to_dict() if r.friedman is not None else None,
+        "nemenyi": None if nm is None else {"methods": list(nm.methods), "mean_ranks": list(nm.mean_ranks),
+                                            "cd": nm.cd, "q_alpha": nm.q_alpha,
+                                            "p_values": [list(row) for row in nm.p_values]},
+        "cliques": [list(c) for c in r.cliques],
+        "note": r.note,
+    }
+
+
+def board_to_dict(board: Leaderboard) -> dict[str, Any]:
+    """The JSON document as plain (JSON-safe) Python values."""
+    if board.kind == "merged" and board.ranking is not None:
+        out = _common(board)
+        out.update({"datasets": list(board.ranking.datasets), "ranking": _ranking(board.ranking),
+                    "boards": [_run(b) for b in board.datasets]})
+    else:
+        out = _run(board)
+    return json_safe(out)
+
+
+def render_json(board: Leaderboard) -> str:
+    return json.dumps(board_to_dict(board), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

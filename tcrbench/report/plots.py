@@ -1,0 +1,192 @@
+"""The board's plots as PNG bytes, ready to inline in HTML: few, small (dpi 100), and from the board alone.
+
+Figures are built with matplotlib's object API on the Agg canvas, never pyplot, so no global figure state
+or backend switch leaks into the caller (a notebook, a test, the runner).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from tcrbench.report.board import BoardRow, Leaderboard
+from tcrbench.report.merge import Ranking
+
+DPI = 100
+MAX_PEPTIDES = 30
+MAX_LABEL = 42
+UP, DOWN, FLAT = "#1b7837", "#b2182b", "#777777"
+ARM_COLOURS = {"pretrained": "#2166ac", "supervised": "#444444", "baseline": "#e08214"}
+SHORTCUT_COLOUR = "#999999"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One image: what it shows (``title``, ``caption``) and the PNG itself."""
+
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+def _text(s: str, limit: int = MAX_LABEL) -> str:
+    """A label as literal text: '$' would start matplotlib mathtext; long labels are shortened."""
+    s = " ".join(str(s).split())
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s.replace("$", r"\$")
+
+
+def _png(fig: Figure) -> bytes:
+    FigureCanvasAgg(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _tag(row: BoardRow) -> str:
+    rank = f"#{row.rank} " if row.rank is not None else ""
+    return _text(f"{rank}{row.label}", 34) + f" [{_text(row.protocol, 12)}]"
+
+
+def _colour(row: BoardRow) -> str:
+    return SHORTCUT_COLOUR if row.shortcut else ARM_COLOURS.get(row.arm, "#2166ac")
+
+
+def paired_lines(board: Leaderboard) -> Plot | None:
+    """Each compared configuration beside its reference, one line per (fold, seed) pair: slope = difference."""
+    rows = board.compared()
+    if not rows:
+        return None
+    fig = Figure(figsize=(min(14.0, 2.5 + 0.9 * len(rows)), 4.6), layout="constrained")
+    ax = fig.add_subplot()
+    for i, row in enumerate(rows):
+        ref = {(c.fold, c.seed): c.score for c in board.row(row.reference).cells} if row.reference else {}
+        for cell in row.cells:
+            base = ref.get((cell.fold, cell.seed), math.nan)
+            if not (math.isfinite(cell.score) and math.isfinite(base)):
+                continue
+            colour = FLAT if abs(cell.score - base) < 1e-12 else (UP if (cell.score > base) == board.meta.higher_is_better else DOWN)
+            ax.plot([i - 0.28, i + 0.28], [base, cell.score], color=colour, lw=1.2, alpha=0.8, marker="o", ms=3)
+    ax.set_xticks(range(len(rows)), [_tag(r) for r in rows], rotation=35, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel(_text(board.metric))
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("Per fold: supervised reference (left end) → configuration (right end)", fontsize=10)
+    caption = ("One line per (fold, seed) cell, from the score of the supervised arm the row is compared with to the "
+               "configuration's score on the same cell; green: the configuration wins the cell, red: it loses.")
+    return Plot("paired_lines", "Paired per-fold scores", caption, _png(fig))
+
+
+def forest(board: Leaderboard) -> Plot | None:
+    """Differences from the reference with their corrected CIs; filled markers: Holm p < 0.05."""
+    rows = [r for r in board.compared() if r.diff is not None and math.isfinite(r.diff)]
+    if not rows:
+        return None
+    fig = Figure(figsize=(8.0, 1.2 + 0.38 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    for y, row in enumerate(rows):
+        low = row.ci_low if row.ci_low is not None and math.isfinite(row.ci_low) else row.diff
+        high = row.ci_high if row.ci_high is not None and math.isfinite(row.ci_high) else row.diff
+        colour = _colour(row)
+        ax.plot([low, high], [y, y], color=colour, lw=2)
+        significant = row.p_holm is not None and row.p_holm < 0.05
+        ax.plot([row.diff], [y], marker="o", ms=7, color=colour, mfc=colour if significant else "white", mew=1.5)
+    ax.axvline(0.0, color="#333333", lw=1, ls="--")
+    ax.set_yticks(range(len(rows)), [_tag(r) for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    pct = f"{board.meta.confidence * 100:g}"
+    ax.set_xlabel(f"difference in {_text(board.metric)} from the supervised reference ({pct}% corrected CI)")
+    ax.grid(axis="x", alpha=0.3)
+    caption = (f"Mean difference from the supervised arm with its corrected {pct}% interval (Nadeau–Bengio). "
+               "An interval crossing the dashed line at 0 is not shown to differ. Filled: Holm p < 0.05. "
+               "Blue: pretrained, orange: baselines, grey: shortcut baselines.")
+    return Plot("forest", "Differences from the supervised arm", caption, _png(fig))
+
+
+def peptide_heatmap(board: Leaderboard, max_peptides: int = MAX_PEPTIDES) -> Plot | None:
+    """Per-peptide AUROC, configurations × the peptides with most positives (0.5 = white = chance)."""
+    table = board.per_peptide
+    if table is None or not table.keys or not table.peptides:
+        return None
+    n = min(max_peptides, len(table.peptides))
+    values = np.array([row[:n] for row in table.auroc], dtype=float)
+    rows = [board.row(k) for k in table.keys]
+    fig = Figure(figsize=(min(16.0, 3.5 + 0.42 * n), 1.6 + 0.36 * len(rows)), layout="constrained")
+    ax = fig.add_subplot()
+    masked = np.ma.masked_invalid(values)
+    image = ax.imshow(masked, cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.5, vmin=0.0, vmax=1.0), aspect="auto")
+    ax.set_facecolor("#dddddd")
+    ax.set_yticks(range(len(rows)), [_tag(r) for r in rows], fontsize=8)
+    ax.set_xticks(range(n), [_text(f"{p} ({k})", 24) for p, k in zip(table.peptides[:n], table.n_positives[:n])],
+                  rotation=90, fontsize=7)
+    if values.size <= 400:
+        for (i, j), v in np.ndenumerate(values):
+            if math.isfinite(v):
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if abs(v - 0.5) > 0.3 else "black")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="AUROC")
+    more = f" (the {n} with most positives of {len(table.peptides)})" if n < len(table.peptides) else ""
+    caption = (f"AUROC per peptide{more}; in brackets its positives in the test folds. {table.how}. "
+               "Grey: no fold had enough positives.")
+    return Plot("peptide_heatmap", "Per-peptide AUROC", caption, _png(fig))
+
+
+def cd_diagram(ranking: Ranking) -> Plot | None:
+    """Demšar's critical-difference diagram: mean ranks on an axis, bars join methods not shown to differ."""
+    if ranking.nemenyi is None or ranking.cd is None:
+        return None
+    names = list(ranking.nemenyi.methods)
+    ranks = list(ranking.nemenyi.mean_ranks)
+    k = len(names)
+    order = sorted(range(k), key=lambda i: ranks[i])
+    half = math.ceil(k / 2)
+    bottom = -(0.5 * half + 0.4 + 0.14 * max(0, len(ranking.cliques) - 2))
+    fig = Figure(figsize=(9.0, 0.6 * (1.5 - bottom) + 0.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_xlim(0.5 - 0.35 * k, k + 0.5 + 0.35 * k)
+    ax.set_ylim(bottom, 1.5)
+    ax.axis("off")
+    ax.plot([1, k], [0, 0], color="black", lw=1)
+    for t in range(1, k + 1):
+        ax.plot([t, t], [0, 0.12], color="black", lw=1)
+        ax.text(t, 0.2, str(t), ha="center", va="bottom", fontsize=8)
+    ax.plot([1, 1 + ranking.cd], [1.05, 1.05], color="#b2182b", lw=2)
+    ax.text(1 + ranking.cd / 2, 1.15, f"CD = {ranking.cd:.2f}", ha="center", va="bottom", fontsize=8)
+    for pos, i in enumerate(order):
+        left = pos < half
+        level = -(pos + 1) if left else -(k - pos)
+        x_end = 0.5 - 0.05 * k if left else k + 0.5 + 0.05 * k
+        ax.plot([ranks[i], ranks[i], x_end], [0, level * 0.5 - 0.1, level * 0.5 - 0.1], color="#444444", lw=0.8)
+        ax.text(x_end, level * 0.5 - 0.1, f" {_text(names[i], 34)} ({ranks[i]:.2f}) ", fontsize=8, va="center",
+                ha="right" if left else "left")
+    for j, clique in enumerate(ranking.cliques):
+        members = [ranks[names.index(m)] for m in clique]
+        y = -0.18 - 0.14 * j
+        ax.plot([min(members) - 0.03, max(members) + 0.03], [y, y], color="#2166ac", lw=3, solid_capstyle="round")
+    caption = (f"Mean rank of each method over {len(ranking.datasets)} datasets (1 = best). Methods joined by a blue "
+               f"bar differ by less than the Nemenyi critical difference (alpha = {ranking.alpha:g}): not shown to differ.")
+    return Plot("cd_diagram", "Critical-difference diagram", caption, _png(fig))
+
+
+def board_plots(board: Leaderboard) -> list[Plot]:
+    """Every plot the board supports, in reading order."""
+    candidates: Sequence[Plot | None]
+    if board.kind == "merged":
+        candidates = [cd_diagram(board.ranking)] if board.ranking is not None else []
+    else:
+        candidates = [forest(board), paired_lines(board), peptide_heatmap(board)]
+    return [p for p in candidates if p is not None]
