@@ -21,12 +21,16 @@ class ComposedAugmentation:
     name: ClassVar[str] = "composed"
     description: ClassVar[str] = "augmentations applied in order"
 
+    @property
+    def moves_tokens(self) -> bool:
+        return any(getattr(p, "moves_tokens", False) for p in self.parts)
+
     def __call__(self, batch: TokenBatch, generator: torch.Generator) -> Augmented:
         changed = torch.zeros_like(batch.ids, dtype=torch.bool)
         for part in self.parts:
             out = part(batch, generator)
-            # a part that moves tokens (crop, delete) re-packs positions; carry `changed` only where shapes agree
-            changed = out.changed | (changed if out.changed.shape == changed.shape else False)
+            # a part that moves tokens (crop, delete) re-packs positions, so earlier flags no longer line up
+            changed = out.changed if getattr(part, "moves_tokens", False) else out.changed | changed
             batch = out.batch
         return Augmented(batch, changed)
 

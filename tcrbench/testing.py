@@ -6,10 +6,17 @@ from __future__ import annotations
 import contextlib
 import types
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import polars as pl
 
 from tcrbench import plugins as _plugins
+from tcrbench.contracts import ContractError, check_plugin, random_token_batch, validate_layout
 from tcrbench.hookspecs import hookimpl
+
+__all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins",
+           "tiny_dataset", "validate_layout"]
 
 
 def plugin_module(name: str = "test_plugin", **kinds: list[type]) -> types.ModuleType:
@@ -37,3 +44,10 @@ def temporary_plugins(*extra: Any, plugins_dir: str | Path | None = None,
         yield loaded
     finally:
         _plugins._current, _plugins._current_dir = previous
+
+
+def tiny_dataset(n_peptides: int = 3, n_positives_per_peptide: int = 10, seed: int = 0) -> "pl.DataFrame":
+    """A few dozen synthetic pairs in the canonical schema, for plugin tests that need a table."""
+    from tcrbench.data.synthetic import synthesize
+
+    return synthesize(n_peptides=n_peptides, n_positives_per_peptide=n_positives_per_peptide, seed=seed)
