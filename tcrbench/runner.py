@@ -18,6 +18,7 @@ import torch
 from tcrbench.api import Fold, Kind, PretrainBatch
 from tcrbench.config import RunConfig
 from tcrbench.environment import environment, versions
+from tcrbench.executors import CellTask, SerialExecutor
 from tcrbench.grid import Configuration, plan
 from tcrbench.prepare import PreparedData, prepare
 from tcrbench.results.atomic import atomic_path
@@ -111,7 +112,8 @@ class Runner:
         self.observe_pretrain_batch = observe_pretrain_batch
 
     # ------------------------------------------------------------ set-up
-    def setup(self) -> None:
+    def setup(self, open_store: bool = True) -> None:
+        """Resolve plugins, data and the run folder; workers call it with open_store=False (the driver writes)."""
         cfg = self.cfg
         self.device = resolve_device(cfg.device)
         if cfg.threads is not None:
@@ -128,12 +130,14 @@ class Runner:
         name = Path(cfg.data).stem if cfg.data else cfg.dataset.split(":")[0]
         self.path = Path(self.out) if self.out is not None else Path("runs") / f"{name}-{self.config_hash[:8]}"
         self.store = RunStore(self.path)
+        self.versions = versions()
+        if not open_store:
+            return
         env = environment(self.device, self.plugins)
         env["data"] = {"source": self.data.source, "rows": self.data.frame.height,
                        "fingerprint": self.data.fingerprint}
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
         self._attach_log()
-        self.versions = versions()
 
     def _attach_log(self) -> None:
         handler = logging.FileHandler(self.path / "run.log")
@@ -169,31 +173,30 @@ class Runner:
                 missing.append(protocol)
         return missing
 
-    def run(self) -> RunSummary:
+    def run(self, executor: Any = None) -> RunSummary:
         self.setup()
         cells, warnings, redraws = self.cells()
+        self._cells, self._redraws = cells, redraws
         for w in dict.fromkeys(warnings):
             log.warning(w)
             if not self.quiet:
                 print(f"warning: {w}")
         total = sum(len(c.conf.protocols) for c in cells)
-        progress = Progress(self.quiet, total)
-        computed = skipped = 0
-        log.info("run %s: %d cells, %d rows", self.config_hash, len(cells), total)
+        self._progress = progress = Progress(self.quiet, total)
+        self._computed = 0
+        skipped = 0
+        tasks = []
+        for i, cell in enumerate(cells):
+            missing = self.todo(cell)
+            skipped += len(cell.conf.protocols) - len(missing)
+            if missing:
+                tasks.append(CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}"))
+        progress.advance(skipped)
+        executor = executor or SerialExecutor()
+        log.info("run %s: %d cells, %d rows, %d to compute on %s", self.config_hash, len(cells), total,
+                 sum(len(t.protocols) for t in tasks), executor.name)
         try:
-            for cell in cells:
-                missing = self.todo(cell)
-                skipped += len(cell.conf.protocols) - len(missing)
-                progress.advance(len(cell.conf.protocols) - len(missing))
-                if not missing:
-                    continue
-                progress.start_cell(f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}")
-                for row in self.run_cell(cell, missing, redraws[cell.seed], progress):
-                    self.store.write_row(row)
-                    computed += 1
-                    progress.advance()
-                    log.info("%s %s %s", row.row_key, row.status, row.reason or row.metrics.get(self.cfg.primary_metric))
-                    self._notify_cell(row)
+            executor.run(tasks, self.compute_task, self.accept_rows)
         finally:
             progress.stop()
         rows = self.store.rows()
@@ -203,7 +206,27 @@ class Runner:
             self.plugins.hook.run_finished(run_dir=self.path, rows=rows)
         except Exception as exc:  # an observer must not lose a finished run
             log.warning("run_finished observer failed: %s", exc)
-        return RunSummary(self.path, self.config_hash, rows, computed, skipped, failed, list(dict.fromkeys(warnings)))
+        return RunSummary(self.path, self.config_hash, rows, self._computed, skipped, failed,
+                          list(dict.fromkeys(warnings)))
+
+    def compute_task(self, task: CellTask) -> list[dict[str, Any]]:
+        """One cell's rows, as plain dicts (what a worker process sends back to the driver)."""
+        if not hasattr(self, "_cells"):
+            self._cells, _, self._redraws = self.cells()
+        cell = self._cells[task.index]
+        progress = getattr(self, "_progress", None) or Progress(True, 0)
+        progress.start_cell(task.label)
+        return [r.to_dict() for r in self.run_cell(cell, list(task.protocols), self._redraws[cell.seed], progress)]
+
+    def accept_rows(self, task: CellTask, rows: list[dict[str, Any]]) -> None:
+        """The driver's side: write each row atomically, then tell observers."""
+        for data in rows:
+            row = ResultRow.from_dict(data)
+            self.store.write_row(row)
+            self._computed += 1
+            self._progress.advance()
+            log.info("%s %s %s", row.row_key, row.status, row.reason or row.metrics.get(self.cfg.primary_metric))
+            self._notify_cell(row)
 
     def _notify_cell(self, row: ResultRow) -> None:
         try:
