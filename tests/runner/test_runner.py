@@ -193,3 +193,20 @@ def test_cli_prints_board_and_exit_code(tmp_path):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "majority" in out and "run folder" in out
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_course_data_tcr_only_shortcut_is_detected(tmp_path, tiny, shared_data):
+    """No TCR of the course table is both a binder and a non-binder: a peptide-blind model beats chance."""
+    cfg = tiny(data=str(shared_data / "tcrclassifier_pairs.csv"), subsample=4000, folds=3,
+               split="random:stratify=label_peptide",  # per-peptide rates then carry no fold artefact
+               baselines=["tcr_only", "peptide_only"], protocols=["probe"])
+    with temporary_plugins() as plugins:
+        summary = Runner(cfg, plugins, out=tmp_path / "run", quiet=True).run()
+    auroc = {}
+    for r in summary.rows:
+        auroc.setdefault(r["label"], []).append(r["metrics"]["auroc"])
+    tcr_only = sum(auroc["tcr_only"]) / 3
+    assert tcr_only > 0.58, tcr_only
+    assert abs(sum(auroc["peptide_only"]) / 3 - 0.5) < 0.05
