@@ -66,16 +66,29 @@ class RunConfig:
     budget: Budget = field(default_factory=Budget)
     device: str = "auto"
     threads: Optional[int] = None
+    eval_every: Optional[str] = None  # training dynamics: "200", "100,500,2000" or "log:8"; None = off
+    dynamics_protocol: Literal["probe", "finetune"] = "probe"
+    checkpoint_every: Optional[int] = None  # resumable pretraining checkpoint every N steps ...
+    checkpoint_minutes: float = 10.0  # ... and every M minutes (0 = off)
+    max_time: Optional[float] = None  # seconds; then stop cleanly (exit status 3), resumable
 
     # ------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def numbers_dict(self) -> dict[str, Any]:
-        """What changes the numbers; device and threads are recorded in the environment instead."""
+        """What changes the numbers; device and threads are recorded in the environment instead.
+
+        Checkpointing and --max-time never change a number, so a resumed run keeps its hash; the dynamics
+        settings count only when dynamics are on, so switching them on is a new run but runs without them
+        keep the hash they always had.
+        """
         d = self.to_dict()
-        d.pop("device")
-        d.pop("threads")
+        for key in ("device", "threads", "checkpoint_every", "checkpoint_minutes", "max_time"):
+            d.pop(key)
+        if d["eval_every"] is None:
+            d.pop("eval_every")
+            d.pop("dynamics_protocol")
         return d
 
     def config_hash(self, data_fingerprint: str) -> str:
@@ -161,7 +174,15 @@ def validate(cfg: RunConfig) -> None:
          f"--protocol must be finetune and/or probe, got {cfg.protocols}"),
         (cfg.subsample is None or cfg.subsample >= 20, f"--subsample must be at least 20 rows, got {cfg.subsample}"),
         (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
+        (cfg.checkpoint_every is None or cfg.checkpoint_every >= 1,
+         f"--checkpoint-every must be at least 1 step, got {cfg.checkpoint_every}"),
+        (cfg.checkpoint_minutes >= 0, f"--checkpoint-minutes must be >= 0 (0 = off), got {cfg.checkpoint_minutes}"),
+        (cfg.max_time is None or cfg.max_time > 0, f"--max-time must be more than zero, got {cfg.max_time}"),
     ]
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
+    if cfg.eval_every is not None:
+        from tcrbench.training.dynamics import parse_schedule
+
+        parse_schedule(cfg.eval_every)

@@ -24,6 +24,7 @@ import numpy as np
 
 from tcrbench.errors import UsageError
 from tcrbench.report.banners import board_banners
+from tcrbench.report.dynamics import build_dynamics, split_rows
 from tcrbench.report.model import (
     ALL_FAILED, FAILED_CELLS, MIXED_REDRAW, NO_REFERENCE, NOT_COMPARED, Banner, BoardMeta, BoardRow, CellScore,
     FailedCell, Leaderboard, row_key,
@@ -275,6 +276,9 @@ def build_board(
         raise UsageError("no result rows to report (has the run finished any cell?)")
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"confidence={confidence} must lie strictly between 0 and 1")
+    rows, dynamics_rows = split_rows(rows)  # checkpoints of a dynamics run are a curve, not configurations
+    if not rows:
+        raise UsageError("no leaderboard rows to report, only training-dynamics rows (has any cell finished?)")
     if not (math.isfinite(shortcut_margin) and shortcut_margin >= 0):
         raise UsageError(f"shortcut_margin={shortcut_margin} must be a non-negative number")
     groups = _group_rows(rows, metric)
@@ -337,8 +341,9 @@ def build_board(
         if per_peptide is not None and per_peptide.n_missing:
             banners.append(Banner("missing_predictions", f"{per_peptide.n_missing} finished cell(s) have no "
                                   "readable predictions file; the per-peptide table uses the others."))
+    dynamics = build_dynamics(dynamics_rows, rows, metric, confidence, higher_is_better)
     return Leaderboard(metric=metric, rows=tuple(board_rows), banners=tuple(banners), failures=failures,
-                       meta=meta, per_peptide=per_peptide)
+                       meta=meta, per_peptide=per_peptide, dynamics=dynamics)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

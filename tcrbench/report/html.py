@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from tcrbench import __version__
 from tcrbench.report import format as fmt
 from tcrbench.report.board import BoardRow, Leaderboard
+from tcrbench.report.dynamics import curve_plot, summary_lines, table_rows
+from tcrbench.report.dynamics import headers as dynamics_headers
 from tcrbench.report.merge import Ranking
 from tcrbench.report.plots import Plot, board_plots
 
@@ -148,6 +150,25 @@ def _peptides(board: Leaderboard, h: str, limit: int = 40) -> str:
             + _table(headers, body, "peptides"))
 
 
+def _dynamics(board: Leaderboard, h: str) -> str:
+    section = board.dynamics
+    if section is None:
+        return ""
+    out = [f"<{h}>Training dynamics</{h}>",
+           f"<p>{esc(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
+           f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
+           f"and seed, and the pretraining loss then. Rule — {esc(section.rule)}.</p>",
+           f'<div class="banner best_checkpoint"><strong>best checkpoint</strong>: {esc(section.warning)}.</div>']
+    inner = f"h{int(h[1:]) + 1}"
+    for i, curve in enumerate(section.curves):
+        lines = "".join(f"<li>{esc(line)}</li>" for line in summary_lines(curve, fmt.num))
+        body = [("row", [(esc(c), j < 5) for j, c in enumerate(cells)]) for cells in table_rows(curve, fmt.num)]
+        out.append(f'<section class="dynamics"><{inner}>{esc(curve.label)} [{esc(curve.protocol)}]</{inner}>'
+                   f'<ul class="meta">{lines}</ul>' + _figures([curve_plot(curve, section, i)])
+                   + _table(dynamics_headers(section), body, "dynamics") + "</section>")
+    return "".join(out)
+
+
 def _failures(board: Leaderboard, h: str) -> str:
     if not board.failures:
         return ""
@@ -170,7 +191,7 @@ def _run_section(board: Leaderboard, level: int, banners: bool = True) -> str:
         f"<{h}>{esc(board.meta.title)}</{h}>",
         _banners(board) if banners else "",
         _meta(board), _board_table(board), _flag_legend(board), _figures(board_plots(board)),
-        _peptides(board, sub), _failures(board, sub),
+        _peptides(board, sub), _dynamics(board, sub), _failures(board, sub),
     ])
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tcrbench import __version__
 from tcrbench.report.board import BoardRow, Leaderboard
+from tcrbench.report.dynamics import section_to_dict
 from tcrbench.report.merge import Ranking
 from tcrbench.stats import json_safe
 
@@ -79,6 +80,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
         "references": dict(m.references),
         "rows": [row_to_dict(r) for r in board.rows],
         "per_peptide": _per_peptide(board),
+        "dynamics": section_to_dict(board.dynamics) if board.dynamics is not None else None,
     })
     return out
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from tcrbench.report import format as fmt
 from tcrbench.report.board import Leaderboard
+from tcrbench.report.dynamics import headers as dynamics_headers
+from tcrbench.report.dynamics import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})
@@ -99,6 +101,22 @@ def _peptides(board: Leaderboard, h: str, limit: int = 20) -> list[str]:
             table(headers, rows, [False, True, *([True] * len(t.keys))]), ""]
 
 
+def _dynamics(board: Leaderboard, h: str) -> list[str]:
+    section = board.dynamics
+    if section is None:
+        return []
+    out = [f"{h} Training dynamics", "",
+           f"{escape(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
+           f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
+           f"and seed, and the pretraining loss then. Rule — {escape(section.rule)}.", "",
+           f"> **⚠ best checkpoint**: {escape(section.warning)}.", ""]
+    for curve in section.curves:
+        out += [f"{h}# {escape(curve.label)} [{escape(curve.protocol)}]", ""]
+        out += [f"- {escape(line)}" for line in summary_lines(curve, fmt.num)] + [""]
+        out += [table(dynamics_headers(section), table_rows(curve, fmt.num), [True, True, True, True, True, False]), ""]
+    return out
+
+
 def render_run(board: Leaderboard, level: int = 1, *, banners: bool = True) -> str:
     """One run's board; ``level`` is its heading depth, ``banners`` False where a merged board shows them."""
     h = "#" * level
@@ -111,7 +129,7 @@ def render_run(board: Leaderboard, level: int = 1, *, banners: bool = True) -> s
     flags = _flags(board)
     if flags:
         out += ["Flags:", "", *flags, ""]
-    out += _peptides(board, h + "#") + _failures(board, h + "#")
+    out += _peptides(board, h + "#") + _dynamics(board, h + "#") + _failures(board, h + "#")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tcrbench.report.dynamics import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable
 
@@ -139,7 +140,8 @@ class BoardMeta:
 @dataclass(frozen=True)
 class Leaderboard:
     """What every reporter renders. ``kind`` is "run" (one run folder) or "merged" (several datasets:
-    ``ranking`` holds the Friedman/Nemenyi ranking and ``datasets`` each dataset's own board)."""
+    ``ranking`` holds the Friedman/Nemenyi ranking and ``datasets`` each dataset's own board). ``dynamics``
+    holds the training-dynamics curves when the run evaluated checkpoints (their rows are not in ``rows``)."""
 
     metric: str
     rows: tuple[BoardRow, ...]
@@ -150,6 +152,7 @@ class Leaderboard:
     kind: str = "run"
     ranking: "Ranking | None" = None
     datasets: tuple["Leaderboard", ...] = ()
+    dynamics: "DynamicsSection | None" = None  # score against pretraining step (runs with --eval-every)
 
     def row(self, key: str) -> BoardRow:
         for r in self.rows:

@@ -19,7 +19,7 @@ class ResultRow:
     config_id: str  # this configuration (augmentation, objective, encoder, budget, protocol)
     label: str  # display name
     arm: Arm
-    protocol: str  # finetune | probe | baseline
+    protocol: str  # finetune | probe | baseline | dynamics-probe | dynamics-finetune
     augmentation: Optional[str]
     objective: Optional[str]
     encoder: Optional[str]
@@ -43,6 +43,7 @@ class ResultRow:
     pretrain_seconds: float = 0.0
     train_seconds: float = 0.0
     seconds: float = 0.0
+    step: Optional[int] = None  # training-dynamics rows: the pretraining step evaluated; None elsewhere
     sources: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
