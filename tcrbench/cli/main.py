@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+
+# Before torch loads: with OpenMP's default spin-waiting, every parallel region on a busy 2-core machine waits a
+# scheduler time slice for its peer thread (measured: one fine-tuning epoch 42 s instead of 2.5 s).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from typing import Any, Optional
 
 import typer
