@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tcrbench_plugins.metrics",
     "tcrbench_plugins.baselines",
     "tcrbench_plugins.reporters",
+    "tcrbench_plugins.trackers",
 )
 ENTRY_POINT_GROUP = "tcrbench"
 

@@ -5,11 +5,14 @@ budget, and leaves one atomically written row per protocol. Finished rows are ne
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -21,12 +24,14 @@ from tcrbench.environment import environment, versions
 from tcrbench.executors import CellTask, SerialExecutor
 from tcrbench.grid import Configuration, plan
 from tcrbench.prepare import PreparedData, prepare
-from tcrbench.results.atomic import atomic_path
+from tcrbench.results.atomic import atomic_path, write_text
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
 from tcrbench.training.failures import CellFailed
 from tcrbench.training.finetune import embed, finetune, predict
-from tcrbench.training.pretrain import pretrain
+from tcrbench.training.checkpoint import CellFiles, CheckpointDir, CorruptCheckpoint, StoppedForTime, report_corrupt
+from tcrbench.training.dynamics import Schedule, parse_schedule, protocol_name
+from tcrbench.training.pretrain import Checkpointing, load_snapshot, pretrain, snapshot_file
 from tcrbench.training.probe import linear_probe
 from tcrbench.training.seeding import derive_seed, resolve_device
 
@@ -101,7 +106,8 @@ def make_folds(cfg: RunConfig, registry: Any, data: PreparedData, seed: int) -> 
 class Runner:
     def __init__(self, cfg: RunConfig, plugins: Any, out: str | Path | None = None, overwrite: bool = False,
                  retry_failed: bool = False, quiet: bool = False,
-                 observe_pretrain_batch: Callable[[Cell, PretrainBatch], None] | None = None) -> None:
+                 observe_pretrain_batch: Callable[[Cell, PretrainBatch], None] | None = None,
+                 trackers: Sequence[str] = ()) -> None:
         self.cfg = cfg
         self.plugins = plugins
         self.registry = plugins.registry
@@ -110,6 +116,7 @@ class Runner:
         self.retry_failed = retry_failed
         self.quiet = quiet
         self.observe_pretrain_batch = observe_pretrain_batch
+        self.trackers = tuple(trackers)
 
     # ------------------------------------------------------------ set-up
     def setup(self, open_store: bool = True) -> None:
@@ -137,6 +144,9 @@ class Runner:
         env["data"] = {"source": self.data.source, "rows": self.data.frame.height,
                        "fingerprint": self.data.fingerprint}
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
+        from tcrbench.trackers.selection import write_selection
+
+        write_selection(self.path, self.trackers)  # which trackers the observer plugin starts for this run
         self._attach_log()
 
     def _attach_log(self) -> None:
@@ -196,7 +206,12 @@ class Runner:
         log.info("run %s: %d cells, %d rows, %d to compute on %s", self.config_hash, len(cells), total,
                  sum(len(t.protocols) for t in tasks), executor.name)
         try:
-            executor.run(tasks, self.compute_task, self.accept_rows)
+            if getattr(executor, "remote", False):  # workers rebuild this runner from a small picklable job
+                from tcrbench.executors.worker import WorkerJob
+
+                executor.run(tasks, WorkerJob.of(self), self.accept_rows, self.lose_task)
+            else:
+                executor.run(tasks, self.compute_task, self.accept_rows)
         finally:
             progress.stop()
         rows = self.store.rows()
@@ -227,6 +242,13 @@ class Runner:
             self._progress.advance()
             log.info("%s %s %s", row.row_key, row.status, row.reason or row.metrics.get(self.cfg.primary_metric))
             self._notify_cell(row)
+
+    def lose_task(self, task: CellTask, reason: str) -> None:
+        """A cell no worker could finish (its worker kept dying): failed rows, so the grid goes on."""
+        cell = self._cells[task.index]
+        log.error("%s lost: %s", cell.row_key(task.protocols[0]), reason)
+        self.accept_rows(task, [self._row(cell, p, self._redraws[cell.seed], status="failed", reason=reason).to_dict()
+                                for p in task.protocols])
 
     def _notify_cell(self, row: ResultRow) -> None:
         try:
@@ -297,33 +319,50 @@ class Runner:
 
     def _encoder_rows(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress,
                       start: float) -> list[ResultRow]:
-        conf, data = cell.conf, self.data
-        encoder = self.initial_encoder(cell)
-        pre = {"pretrain_loss": None, "pretrain_losses": [], "pretrain_seconds": 0.0}
-        if conf.arm == "pretrained" or (conf.obj_obj is not None and getattr(conf.obj_obj, "pretrains", False)):
-            pre = self._pretrained(cell, encoder, progress)
-        rows = []
-        train_idx, test_idx = torch.as_tensor(cell.fold.train), torch.as_tensor(cell.fold.test)
+        conf = cell.conf
+        try:
+            self._check_time(f"starting {cell.row_key(protocols[0])}")
+            encoder = self.initial_encoder(cell)
+            pre = {"pretrain_loss": None, "pretrain_losses": [], "pretrain_seconds": 0.0}
+            pretrains = conf.arm == "pretrained" or (conf.obj_obj is not None
+                                                     and getattr(conf.obj_obj, "pretrains", False))
+            if pretrains:
+                pre = self._pretrained(cell, encoder, progress)
+            # dynamics rows first: the driver writes rows in order, so a cell whose main rows exist has them all
+            rows = self._dynamics_rows(cell, redraw, progress) if pretrains and self._schedule() else []
+        except StoppedForTime as stop:
+            log.warning("%s", stop)
+            print(f"tcrbench: {stop}", file=sys.stderr, flush=True)
+            raise
         for protocol in protocols:
             t0 = time.perf_counter()
-            seed = derive_seed(cell.seed, protocol, cell.fold_index)
-            if protocol == "finetune":
-                model, _ = finetune(copy.deepcopy(encoder), data.tokens.index(train_idx), data.labels[train_idx],
-                                    self.cfg.budget, seed, self.device, loss=getattr(conf.enc_obj, "loss", "ce"),
-                                    on_step=progress.step("fine-tune"))
-                s_train = predict(model, data.tokens.index(train_idx), self.device)
-                s_test = predict(model, data.tokens.index(test_idx), self.device)
-            else:
-                x_train = embed(encoder, data.tokens.index(train_idx), self.device)
-                x_test = embed(encoder, data.tokens.index(test_idx), self.device)
-                s_train, s_test = linear_probe(x_train, data.labels[train_idx].numpy(), x_test, seed)
-            if not (np.isfinite(s_train).all() and np.isfinite(s_test).all()):
-                raise CellFailed(f"{protocol}: non-finite predictions")
+            s_train, s_test = self._scores(cell, protocol, encoder, progress)
             metrics, threshold = self._evaluate(cell, protocol, s_train, s_test)
             rows.append(self._row(cell, protocol, redraw, status="ok", metrics=metrics, threshold=threshold,
                                   train_seconds=time.perf_counter() - t0,
                                   seconds=time.perf_counter() - t0 + pre["pretrain_seconds"], **pre))
+        self._worked = True
         return rows
+
+    def _scores(self, cell: Cell, protocol: str, encoder: torch.nn.Module,
+                progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+        """Train- and test-fold scores of `encoder` under a protocol: fine-tuned (on a copy) or linearly probed."""
+        data = self.data
+        train_idx, test_idx = torch.as_tensor(cell.fold.train), torch.as_tensor(cell.fold.test)
+        seed = derive_seed(cell.seed, protocol, cell.fold_index)
+        if protocol == "finetune":
+            model, _ = finetune(copy.deepcopy(encoder), data.tokens.index(train_idx), data.labels[train_idx],
+                                self.cfg.budget, seed, self.device, loss=getattr(cell.conf.enc_obj, "loss", "ce"),
+                                on_step=progress.step("fine-tune"))
+            s_train = predict(model, data.tokens.index(train_idx), self.device)
+            s_test = predict(model, data.tokens.index(test_idx), self.device)
+        else:
+            x_train = embed(encoder, data.tokens.index(train_idx), self.device)
+            x_test = embed(encoder, data.tokens.index(test_idx), self.device)
+            s_train, s_test = linear_probe(x_train, data.labels[train_idx].numpy(), x_test, seed)
+        if not (np.isfinite(s_train).all() and np.isfinite(s_test).all()):
+            raise CellFailed(f"{protocol}: non-finite predictions")
+        return s_train, s_test
 
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
         """A fresh encoder whose weights depend on (seed, fold) only: the same for every arm of that cell."""
@@ -332,16 +371,25 @@ class Runner:
             return cell.conf.enc_obj.build(self.data.max_len)
 
     def _pretrained(self, cell: Cell, encoder: torch.nn.Module, progress: Progress) -> dict[str, Any]:
-        """Pretrain (or load the cached result of pretraining) for this configuration, fold and seed."""
-        import json
+        """Pretrain (or load the cached result of pretraining) for this configuration, fold and seed.
 
-        key = f"{cell.config_id}-s{cell.seed}-f{cell.fold_index}"
-        weights = self.store.cache_dir / f"encoder-{key}.pt"
-        meta = self.store.cache_dir / f"encoder-{key}.json"
-        if weights.exists() and meta.exists():
-            encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-            return json.loads(meta.read_text())
-        data, conf = self.data, cell.conf
+        Pretraining checkpoints itself into the cache (every --checkpoint-every steps or --checkpoint-minutes),
+        so a killed or --max-time-stopped cell goes on from its latest good checkpoint, to the same numbers.
+        """
+        files = self._files(cell)
+        schedule = self._schedule()
+        if files.finished(dynamics=schedule is not None):
+            try:
+                encoder.load_state_dict(torch.load(files.weights, map_location="cpu", weights_only=True))
+                result = json.loads(files.meta.read_text())
+                CheckpointDir(files.checkpoints).clear()
+                return result
+            except Exception as exc:  # a damaged cache costs a re-run of pretraining, never a wrong encoder
+                log.warning("%s: cached encoder unreadable (%s: %s); pretraining again", files.weights,
+                            type(exc).__name__, exc)
+                encoder.load_state_dict(self.initial_encoder(cell).state_dict())
+                files.forget()
+        data, conf, cfg = self.data, cell.conf, self.cfg
         rows = torch.as_tensor(self._pretrain_rows(cell))
         labels = None
         if conf.uses_labels:  # label-using objectives see only the training fold's positive pairs
@@ -349,21 +397,126 @@ class Runner:
             labels = data.labels[rows]
         batch = PretrainBatch(data.tokens.index(rows), data.groups[rows], labels)
         obj = conf.obj_obj
-        _apply_chunk(obj, self.cfg.budget.pretrain_chunk)
+        _apply_chunk(obj, cfg.budget.pretrain_chunk)
         observer = None
         if self.observe_pretrain_batch is not None:
             observer = lambda b: self.observe_pretrain_batch(cell, b)  # noqa: E731
-        stats = pretrain(encoder, obj, conf.aug_obj, batch, self.cfg.budget,
+        checkpointing = Checkpointing(
+            files.checkpoints, every_steps=cfg.checkpoint_every,
+            every_seconds=cfg.checkpoint_minutes * 60 if cfg.checkpoint_minutes else None, deadline=self._deadline(),
+            snapshot_dir=files.dynamics if schedule else None, snapshot_steps=schedule.steps if schedule else None)
+        stats = pretrain(encoder, obj, conf.aug_obj, batch, cfg.budget,
                          derive_seed(cell.seed, "pretrain", cell.fold_index), self.device,
-                         on_step=progress.step("pretrain"), observe_batch=observer)
+                         on_step=progress.step("pretrain"), observe_batch=observer, checkpointing=checkpointing)
+        if stats.resumed_from:
+            log.info("%s: pretraining resumed from the checkpoint of step %d", files.key, stats.resumed_from)
         encoder.to("cpu")
         result = {"pretrain_loss": stats.final_loss, "pretrain_losses": stats.epoch_losses,
                   "pretrain_seconds": stats.seconds}
-        with atomic_path(weights) as tmp:
+        if schedule is not None:
+            beyond = schedule.beyond(stats.steps)
+            if beyond:
+                log.warning("--eval-every: step(s) %s are past the %d pretraining steps of %s; skipped",
+                            ", ".join(map(str, beyond)), stats.steps, files.key)
+            write_text(files.index, json.dumps({"steps": schedule.steps(stats.steps), "total": stats.steps}))
+        with atomic_path(files.weights) as tmp:
             torch.save(encoder.state_dict(), tmp)
-        with atomic_path(meta) as tmp:
-            tmp.write_text(json.dumps(result))
+        write_text(files.meta, json.dumps(result))
+        CheckpointDir(files.checkpoints).clear()
+        self._worked = True
         return result
+
+    # ------------------------------------------------------------ training dynamics and stopping in time
+    def _files(self, cell: Cell) -> CellFiles:
+        return CellFiles(self.store.cache_dir, f"{cell.config_id}-s{cell.seed}-f{cell.fold_index}")
+
+    def _schedule(self) -> Schedule | None:
+        if self.cfg.eval_every is None:
+            return None
+        if getattr(self, "_parsed_schedule", None) is None:
+            self._parsed_schedule = parse_schedule(self.cfg.eval_every)
+        return self._parsed_schedule
+
+    def _deadline(self) -> float | None:
+        """When --max-time runs out (time.monotonic), counted from this runner's first encoder cell."""
+        if self.cfg.max_time is None:
+            return None
+        if getattr(self, "_stop_at", None) is None:
+            self._stop_at = time.monotonic() + self.cfg.max_time
+        return self._stop_at
+
+    def _check_time(self, before: str) -> None:
+        """Stop if --max-time has run out, but never before this process has done some work: every
+        stopped run must leave more done than it found."""
+        deadline = self._deadline()
+        if deadline is not None and time.monotonic() >= deadline and getattr(self, "_worked", False):
+            raise StoppedForTime(f"stopped for --max-time before {before}; run the same command again to resume")
+
+    def _dynamics_rows(self, cell: Cell, redraw: bool, progress: Progress) -> list[ResultRow]:
+        """One row per evaluated pretraining step (0 = the untrained encoder), each with the loss at that step."""
+        protocol = self.cfg.dynamics_protocol
+        name = protocol_name(protocol)
+        files = self._files(cell)
+        rows = []
+        for step in [0, *json.loads(files.index.read_text())["steps"]]:
+            self._check_time(f"evaluating step {step} of {cell.row_key(name)}")
+            result = self._dynamics_result(cell, protocol, step, files, progress)
+            row = self._row(cell, name, redraw, **result)
+            rows.append(dataclasses.replace(row, row_key=cell.row_key(f"{name}-step{step}"), step=step))
+        for stale in files.dynamics.glob(".*.tmp"):  # what a kill in the middle of a write left behind
+            stale.unlink(missing_ok=True)
+        return rows
+
+    def _dynamics_result(self, cell: Cell, protocol: str, step: int, files: CellFiles,
+                         progress: Progress) -> dict[str, Any]:
+        """The evaluation of one snapshot, cached so a resumed cell does not evaluate it twice."""
+        cache = files.evaluation(protocol, step)
+        if cache.exists():
+            try:
+                return json.loads(cache.read_text())
+            except json.JSONDecodeError:
+                log.warning("%s: unreadable; evaluating again", cache)
+        t0 = time.perf_counter()
+        encoder = self.initial_encoder(cell)
+        loss = None
+        if step:
+            snapshot = self._snapshot(cell, step, files, progress)
+            encoder.load_state_dict(snapshot["encoder"])
+            loss = float(snapshot["loss"])
+        result: dict[str, Any] = {"status": "ok", "reason": "", "pretrain_loss": loss}
+        try:
+            s_train, s_test = self._scores(cell, protocol, encoder, progress)
+            result["metrics"], result["threshold"] = self._metrics(cell, s_train, s_test)
+        except CellFailed as exc:  # one bad checkpoint is a failed point on the curve, not a failed cell
+            result.update(status="failed", reason=str(exc))
+        result["train_seconds"] = result["seconds"] = time.perf_counter() - t0
+        write_text(cache, json.dumps(result))
+        self._worked = True
+        return result
+
+    def _snapshot(self, cell: Cell, step: int, files: CellFiles, progress: Progress) -> dict[str, Any]:
+        """A snapshot; a missing or damaged one is made again by pretraining this cell again (same numbers)."""
+        try:
+            return load_snapshot(files.dynamics, step)
+        except (CorruptCheckpoint, FileNotFoundError) as exc:
+            path, fix = snapshot_file(files.dynamics, step), "pretraining this cell again to rebuild it"
+            if isinstance(exc, CorruptCheckpoint):
+                report_corrupt(exc, path, fix)
+            else:
+                log.warning("%s: missing; %s", path, fix)
+        files.forget()
+        self._pretrained(cell, self.initial_encoder(cell), progress)
+        return load_snapshot(files.dynamics, step)
+
+    def _metrics(self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray) -> tuple[dict[str, float], float]:
+        """Metrics with a threshold chosen on the training fold, as `_evaluate`, without a predictions file."""
+        from tcrbench.evaluation import choose_threshold, evaluate
+
+        frame = self.data.frame
+        threshold = choose_threshold(frame["label"].to_numpy()[cell.fold.train], train_scores)
+        metrics = evaluate(self.metrics, frame["label"].to_numpy()[cell.fold.test], test_scores,
+                           frame["peptide"].to_numpy()[cell.fold.test], threshold)
+        return metrics, float(threshold)
 
 
 def _apply_chunk(objective: Any, chunk: int) -> None:
@@ -373,10 +526,10 @@ def _apply_chunk(objective: Any, chunk: int) -> None:
             part.chunk = chunk
 
 
-def run(cfg: RunConfig, plugins: Any = None, **kw: Any) -> RunSummary:
+def run(cfg: RunConfig, plugins: Any = None, executor: Any = None, **kw: Any) -> RunSummary:
     """Run (or resume) the grid of `cfg`; the library entry point behind `tcrbench run`."""
     if plugins is None:
         from tcrbench.plugins import get_plugins
 
         plugins = get_plugins()
-    return Runner(cfg, plugins, **kw).run()
+    return Runner(cfg, plugins, **kw).run(executor)

@@ -66,8 +66,22 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Recompute every cell."),
         retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute cells that failed before."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+        executor: Optional[str] = typer.Option(None, "--executor", help="serial (default), processes or dask."),
+        workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: 2, or one per GPU)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Join a running Dask cluster: tcp://host:8786."),
+        scheduler_file: Optional[Path] = typer.Option(None, "--scheduler-file", help="Join a Dask cluster by its scheduler file."),
+        dashboard: bool = typer.Option(False, "--dashboard", help="Serve Dask's dashboard (off by default)."),
+        track: Optional[List[str]] = typer.Option(None, "--track", help="Also log to wandb, mlflow or tensorboard (repeatable)."),
+        max_retries: int = typer.Option(2, "--max-retries", help="Times a cell is retried after its worker dies."),
+        eval_every: Optional[str] = typer.Option(None, "--eval-every", help="Evaluate pretraining checkpoints: every N steps, a list 100,500,2000, or log:N (off by default)."),
+        dynamics_protocol: Optional[str] = typer.Option(None, "--dynamics-protocol", help="How checkpoints are evaluated: probe (default, cheap) or finetune."),
+        checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Resumable pretraining checkpoint every N steps."),
+        checkpoint_minutes: Optional[float] = typer.Option(None, "--checkpoint-minutes", help="... and every M minutes (default 10; 0 = off)."),
+        max_time: Optional[str] = typer.Option(None, "--max-time", help="Stop cleanly after this long (5400, 90m, 1h30m): exit status 3, re-run to resume."),
     ) -> None:
         """Pretrain, fine-tune and evaluate every configuration on every fold and seed, against the baselines."""
+        from tcrbench.training.checkpoint import parse_duration
+
         given = dict(
             data=data, dataset=dataset, columns=columns, cdr3=cdr3, subsample=subsample, augs=aug or None,
             objectives=objective or None, encoder=encoder, split=split, folds=folds,
@@ -78,6 +92,8 @@ def register(app: typer.Typer) -> None:
             pretrain_chunk=pretrain_chunk, pretrain_lr=pretrain_lr, finetune_epochs=finetune_epochs,
             finetune_steps=finetune_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
             weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, device=device, threads=threads,
+            eval_every=eval_every, dynamics_protocol=dynamics_protocol, checkpoint_every=checkpoint_every,
+            checkpoint_minutes=checkpoint_minutes, max_time=None if max_time is None else parse_duration(max_time),
         )
         if seeds is not None and seeds < 1:
             raise UsageError(f"--seeds must be at least 1, got {seeds}")
@@ -89,12 +105,19 @@ def register(app: typer.Typer) -> None:
         elif baseline:
             cfg.baselines = list(baseline)
 
+        from tcrbench.executors.select import build_executor
         from tcrbench.plugins import get_plugins
         from tcrbench.report.summary import print_summary
         from tcrbench.runner import Runner
+        from tcrbench.trackers import resolve_trackers
 
+        trackers = resolve_trackers(track or [])
+        backend = build_executor(executor, workers=workers, scheduler=scheduler,
+                                 scheduler_file=str(scheduler_file) if scheduler_file else None, dashboard=dashboard,
+                                 max_retries=max_retries, device=cfg.device, threads=cfg.threads, say=typer.echo)
         plugins = get_plugins()
-        summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet).run()
+        summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet,
+                         trackers=trackers).run(backend)
         print_summary(summary, cfg)
         if summary.failed:
             raise typer.Exit(code=1)

@@ -1,0 +1,75 @@
+"""Build an executor from the command line's options, refusing combinations that cannot mean what they say."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+from tcrbench.errors import UsageError
+from tcrbench.executors import SerialExecutor
+
+EXECUTORS = ("serial", "processes", "dask")
+
+
+def local_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def local_gpus(device: str) -> list[int]:
+    """The GPUs a local pool should spread over: every visible one when the run asks for `auto` or `cuda`."""
+    if device not in ("auto", "cuda"):
+        return []  # cpu, or one named GPU (cuda:N) that every worker shares
+    import torch
+
+    return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+
+
+def build_executor(kind: str | None = None, *, workers: int | None = None, scheduler: str | None = None,
+                   scheduler_file: str | None = None, dashboard: bool = False, max_retries: int = 2,
+                   device: str = "auto", threads: int | None = None,
+                   say: Callable[[str], None] | None = None) -> Any:
+    """The executor for `tcrbench run`; `kind` None picks dask when a cluster is named, processes for --workers."""
+    joins = scheduler or scheduler_file
+    if kind is None:
+        kind = "dask" if joins else "processes" if workers is not None and workers > 1 else "serial"
+    kind = kind.strip().lower()
+    if kind not in EXECUTORS:
+        raise UsageError(f"--executor {kind!r}: choose serial, processes or dask")
+    if max_retries < 0:
+        raise UsageError(f"--max-retries must be 0 or more, got {max_retries}")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if joins and kind != "dask":
+        raise UsageError(f"--scheduler/--scheduler-file join a Dask cluster: they need --executor dask, not {kind}")
+    if dashboard and kind != "dask":
+        raise UsageError(f"--dashboard shows Dask's dashboard: it needs --executor dask, not {kind}")
+    if kind == "serial":
+        if workers is not None and workers > 1:
+            raise UsageError(f"--workers {workers}: the serial executor runs one cell at a time;"
+                             " use --executor processes or --executor dask")
+        return SerialExecutor()
+    if joins:
+        if workers is not None:
+            raise UsageError("--workers starts a local cluster; a joined cluster (--scheduler) has its own workers")
+        from tcrbench.executors.dask_backend import DaskExecutor
+
+        return DaskExecutor(scheduler=scheduler, scheduler_file=scheduler_file, dashboard=dashboard,
+                            max_retries=max_retries, threads=threads, say=say)
+    gpus = local_gpus(device)
+    if gpus and workers is not None and workers > len(gpus):
+        raise UsageError(f"--workers {workers}: each worker takes one GPU and {len(gpus)} are visible;"
+                         f" use --workers {len(gpus)} or fewer, or --device cpu")
+    n = workers or (len(gpus) if gpus else max(2, local_cores() // 2))
+    gpus = gpus[:n]
+    per_worker = threads or max(1, local_cores() // n)
+    if kind == "processes":
+        from tcrbench.executors.processes import ProcessExecutor
+
+        return ProcessExecutor(n, max_retries=max_retries, threads=per_worker, gpus=gpus or None)
+    from tcrbench.executors.dask_backend import DaskExecutor
+
+    return DaskExecutor(workers=n, dashboard=dashboard, max_retries=max_retries, threads=per_worker,
+                        gpus=gpus or None, say=say)

@@ -1,0 +1,211 @@
+"""The worker side of the parallel executors: rebuild the driver's Runner once per process, then compute cells.
+
+A worker receives a small picklable `WorkerJob` (the configuration, the run folder, where the driver's plugins
+came from) instead of the driver's Runner, whose data and plugin objects are neither small nor picklable. It
+rebuilds the same Runner with `setup(open_store=False)` (the driver alone writes rows) and refuses to compute
+when its plugins, configuration hash or grid differ from the driver's: a cell computed against other plugins
+or other data would be a silently wrong row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tcrbench.errors import UsageError
+from tcrbench.executors import CellTask
+
+if TYPE_CHECKING:
+    from tcrbench.config import RunConfig
+    from tcrbench.runner import Runner
+
+
+class WorkerSetupError(UsageError):
+    """A worker cannot rebuild the driver's run (other plugins, other data): fatal for the whole run."""
+
+
+class WorkerStopped(Exception):
+    """A cell stopped the run on purpose (a SystemExit such as --max-time's): carried to the driver as an
+    ordinary exception, which every engine returns faithfully; the driver lets the running cells finish, then
+    raises `original` so the run ends as it would in one process."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return WorkerStopped, (self.original,)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything a worker process needs to rebuild the driver's Runner; called as `job(task) -> rows`."""
+
+    cfg: "RunConfig"
+    out: str  # absolute run folder (predictions and the pretraining cache are written there)
+    config_hash: str
+    n_cells: int
+    builtins: tuple[str, ...]
+    entry_points: bool
+    plugins_dir: str | None
+    disabled: tuple[str, ...]
+    plugin_sources: tuple[tuple[str, str], ...]  # plugin_fingerprint() of the driver's plugins
+    threads: int | None = None  # torch threads per cell when the configuration sets none
+
+    @classmethod
+    def of(cls, runner: "Runner") -> "WorkerJob":
+        """The job for a driver whose `setup()` and `cells()` have run."""
+        from tcrbench.plugins import _env_list
+
+        if runner.observe_pretrain_batch is not None:
+            raise UsageError("observe_pretrain_batch sees batches in this process only: use the serial executor")
+        sources = runner.plugins.sources
+        dirs = set()
+        for name, src in sources.items():
+            if src.origin != "file":
+                continue
+            file = Path(src.detail.split(" sha256:")[0])
+            if not file.is_file():
+                raise UsageError(
+                    f"plugin {name!r} was registered in-process ({src}); parallel executors rebuild the plugins in"
+                    " each worker, so put it in a --plugins-dir file or an installed package")
+            dirs.add(str(file.resolve().parent))
+        if len(dirs) > 1:
+            raise UsageError(f"plugin files come from several folders ({', '.join(sorted(dirs))});"
+                             " parallel executors load one --plugins-dir")
+        return cls(
+            cfg=runner.cfg, out=str(Path(runner.path).resolve()), config_hash=runner.config_hash,
+            n_cells=len(runner._cells),
+            builtins=tuple(n for n, s in sources.items() if s.origin == "built-in"),
+            entry_points=any(s.origin == "distribution" for s in sources.values()),
+            plugins_dir=next(iter(dirs), None), disabled=tuple(sorted(_env_list("TCRBENCH_DISABLE_PLUGINS"))),
+            plugin_sources=plugin_fingerprint(sources),
+        )
+
+    def with_threads(self, threads: int) -> "WorkerJob":
+        return replace(self, threads=threads)
+
+    def cell_threads(self) -> int:
+        """The configuration's --threads wins; otherwise the executor's share of this machine's cores."""
+        return self.cfg.threads or self.threads or 1
+
+    def __call__(self, task: CellTask) -> list[dict[str, Any]]:
+        return compute(self, task)
+
+
+def plugin_fingerprint(sources: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Plugin name -> where it came from; a file counts by its content, since workers may see another path."""
+    out = []
+    for name, src in sources.items():
+        detail = src.detail.rsplit(" ", 1)[-1] if src.origin == "file" else src.detail
+        out.append((name, f"{src.origin} {detail}"))
+    return tuple(sorted(out))
+
+
+_cached: tuple[tuple[Any, ...], "Runner"] | None = None
+
+
+def _key(job: WorkerJob) -> tuple[Any, ...]:
+    return job.out, job.config_hash, job.plugin_sources, job.plugins_dir
+
+
+def runner_for(job: WorkerJob) -> "Runner":
+    """This process's Runner for `job`, built on first use: preparing data once per worker, not once per cell."""
+    global _cached
+    if _cached is not None and _cached[0] == _key(job):
+        return _cached[1]
+    _cached = None  # a worker of a shared cluster may move on to another run: keep one Runner, not all
+    runner = _build(job)
+    _cached = (_key(job), runner)
+    return runner
+
+
+def undo_malloc_trim() -> bool:
+    """Give glibc back its own memory thresholds when MALLOC_TRIM_THRESHOLD_ pins them (Dask's nanny sets it to
+    64 KiB in every worker it starts, to hand memory back to the OS quickly).
+
+    A pinned threshold also pins the mmap threshold at 128 KiB, so every tensor above that size is a fresh
+    mmap and munmap, page faults included: measured here, a grid of tiny-transformer cells ran 2.2x slower.
+    The values set are the ones glibc's own adaptive thresholds grow to on 64-bit Linux (32 and 64 MiB).
+    Returns whether it changed anything.
+    """
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # not glibc (musl has no mallopt)
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 64 * 2**20))
+
+
+def _build(job: WorkerJob) -> "Runner":
+    from tcrbench.plugins import load_plugins
+    from tcrbench.runner import Runner
+
+    undo_malloc_trim()
+
+    where = f"worker {socket.gethostname()}:{os.getpid()}"
+    if job.cfg.data and not Path(job.cfg.data).exists():
+        raise WorkerSetupError(f"{where}: --data {job.cfg.data} not found from {os.getcwd()}; "
+                               "use an absolute path on a filesystem every worker sees")
+    plugins = load_plugins(job.plugins_dir, strict=False, disabled=set(job.disabled), builtins=job.builtins,
+                           entry_points=job.entry_points)
+    mine = dict(plugin_fingerprint(plugins.sources))
+    theirs = dict(job.plugin_sources)
+    if mine != theirs:
+        diff = sorted(set(mine.items()) ^ set(theirs.items()))
+        name, _ = diff[0]
+        raise WorkerSetupError(f"{where}: plugin {name!r} is {mine.get(name, 'missing')} here but "
+                               f"{theirs.get(name, 'missing')} on the driver; install the same plugins everywhere")
+    runner = Runner(job.cfg, plugins, out=job.out, quiet=True)
+    runner.setup(open_store=False)
+    if runner.config_hash != job.config_hash:
+        raise WorkerSetupError(f"{where}: configuration hash {runner.config_hash} differs from the driver's "
+                               f"{job.config_hash} (other data or other package versions on this worker?)")
+    cells, _, _ = runner.cells()
+    if len(cells) != job.n_cells:
+        raise WorkerSetupError(f"{where}: the grid has {len(cells)} cells here but {job.n_cells} on the driver")
+    _attach_log(Path(job.out))
+    return runner
+
+
+def _attach_log(run_dir: Path) -> None:
+    """Failed cells log their traceback; append them to the run's log, marked with this worker."""
+    log = logging.getLogger("tcrbench.run")
+    if any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == run_dir / "run.log" for h in log.handlers):
+        return
+    log.handlers = [h for h in log.handlers if not isinstance(h, logging.FileHandler)]
+    handler = logging.FileHandler(run_dir / "run.log")
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s [worker {socket.gethostname()}:{os.getpid()}] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
+    """One cell's rows, computed in this worker process."""
+    import torch
+
+    runner = runner_for(job)
+    # Set in the thread that runs the cell: Dask runs tasks in a worker thread and starts workers with
+    # OMP_NUM_THREADS=1, and OpenMP's thread count is per calling thread, so a setting made elsewhere is lost.
+    torch.set_num_threads(job.cell_threads())
+    try:
+        return runner.compute_task(task)
+    except SystemExit as stop:
+        raise WorkerStopped(stop) from None
+
+
+def pin_gpu(gpu: int | None) -> None:
+    """Give this worker process one GPU (before CUDA starts in it); None leaves the environment alone."""
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
