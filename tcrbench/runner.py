@@ -146,7 +146,7 @@ class Runner:
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
         from tcrbench.trackers.selection import write_selection
 
-        write_selection(self.path, self.trackers)  # which trackers the observer plugin starts for this run
+        write_selection(self.path, self.trackers, fresh=self.overwrite)  # the observers' trackers for this run
         self._attach_log()
 
     def _attach_log(self) -> None:

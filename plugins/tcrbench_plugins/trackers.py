@@ -27,7 +27,7 @@ class _Session:
 
     def __init__(self, run_dir: Path, selection: dict[str, Any]) -> None:
         self.invocation = selection.get("invocation", "")
-        info = RunInfo.load(run_dir, self.invocation)
+        info = RunInfo.load(run_dir, self.invocation, int(selection.get("generation", 0)))
         self.trackers: list[Any] = []
         for name in ["jsonl", *selection.get("trackers", [])]:
             try:

@@ -41,7 +41,12 @@ class _Slot:
 
     def died_starting(self) -> bool:
         """A process that never answered its first call died starting, not computing: retrying cannot help."""
-        return self.started is not None and self.started.done() and self.started.exception() is not None
+        if self.started is None:
+            return False
+        try:  # a broken pool fails every waiting call, this one first; the wait only covers that race
+            return self.started.exception(timeout=10) is not None
+        except TimeoutError:
+            return False
 
     def discard(self) -> None:
         if self.pool is not None:

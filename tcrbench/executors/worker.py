@@ -196,8 +196,8 @@ def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
     import torch
 
     runner = runner_for(job)
-    # Set in the thread that runs the cell: Dask runs tasks in a worker thread and starts workers with
-    # OMP_NUM_THREADS=1, and OpenMP's thread count is per calling thread, so a setting made elsewhere is lost.
+    # Set for every cell, never inherited: Dask's nanny starts workers with OMP_NUM_THREADS=1 (torch would run
+    # on one thread whatever --threads says), and a worker of a shared cluster may come from another run.
     torch.set_num_threads(job.cell_threads())
     try:
         return runner.compute_task(task)

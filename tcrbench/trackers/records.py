@@ -34,15 +34,16 @@ class RunInfo:
     config: dict[str, Any] = field(default_factory=dict)
     config_hash: str = ""
     invocation: str = ""
+    generation: int = 0  # how many times --overwrite started the run folder again
 
     @classmethod
-    def load(cls, run_dir: Path, invocation: str) -> "RunInfo":
+    def load(cls, run_dir: Path, invocation: str, generation: int = 0) -> "RunInfo":
         import tomllib
 
         config_file, hash_file = run_dir / "config.toml", run_dir / "config_hash"
         config = tomllib.loads(config_file.read_text()) if config_file.exists() else {}
         config_hash = hash_file.read_text().strip() if hash_file.exists() else ""
-        return cls(run_dir, config, config_hash, invocation)
+        return cls(run_dir, config, config_hash, invocation, generation)
 
     @property
     def name(self) -> str:
@@ -51,7 +52,8 @@ class RunInfo:
     @property
     def run_id(self) -> str:
         """Stable across invocations of the same run folder: a resumed run continues its tracker run."""
-        digest = hashlib.sha256(f"{self.run_dir.resolve()}|{self.config_hash}".encode()).hexdigest()
+        key = f"{self.run_dir.resolve()}|{self.config_hash}|{self.generation}"
+        digest = hashlib.sha256(key.encode()).hexdigest()
         return f"tcrbench-{digest[:16]}"
 
     def step(self, record: dict[str, Any]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import json
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -60,10 +61,26 @@ def resolve_trackers(names: Iterable[str]) -> list[str]:
     return out
 
 
-def write_selection(run_dir: str | Path, names: Iterable[str]) -> list[str]:
-    """Record this invocation's trackers; a fresh invocation id tells observers that a new run has started."""
+FRESH_START = ("metrics.jsonl", "tensorboard")  # logs that --overwrite starts again
+
+
+def write_selection(run_dir: str | Path, names: Iterable[str], fresh: bool = False) -> list[str]:
+    """Record this invocation's trackers; a fresh invocation id tells observers that a new run has started.
+
+    `fresh` (--overwrite: every cell is computed again) empties the run folder's own logs and starts a new
+    generation, so W&B and MLflow log a new tracker run instead of a second set of values in the old one.
+    """
     chosen = resolve_trackers(names)
-    payload = {"trackers": chosen, "invocation": uuid.uuid4().hex, "started": time.time()}
+    generation = int(read_selection(run_dir).get("generation", 0))
+    if fresh:
+        generation += 1
+        for name in FRESH_START:
+            path = Path(run_dir) / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    payload = {"trackers": chosen, "invocation": uuid.uuid4().hex, "generation": generation, "started": time.time()}
     write_text(Path(run_dir) / FILE, json.dumps(payload, indent=2) + "\n")
     return chosen
 
@@ -72,5 +89,5 @@ def read_selection(run_dir: str | Path) -> dict:
     """The run's selection; a folder written before trackers existed has only the always-on log."""
     path = Path(run_dir) / FILE
     if not path.exists():
-        return {"trackers": [], "invocation": "", "started": None}
+        return {"trackers": [], "invocation": "", "generation": 0, "started": None}
     return json.loads(path.read_text())

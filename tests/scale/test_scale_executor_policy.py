@@ -93,6 +93,20 @@ def test_each_worker_sees_only_its_own_gpu(helpers):
     assert sorted(r[0]["cuda"] for r in driver.rows.values()) == ["3", "5"]
 
 
+def test_a_script_without_a_main_guard_gets_told_so(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("from tcrbench.executors import CellTask\n"
+                      "from tcrbench.executors.processes import ProcessExecutor\n"
+                      "ProcessExecutor(1).run([CellTask(0, ('finetune',), 'cell 0')], print, print, print)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "a worker process died while starting" in proc.stderr
+    assert "needs `if __name__ == '__main__':` around its entry point" in proc.stderr
+
+
 def test_workers_must_be_positive():
     with pytest.raises(UsageError, match="--workers must be at least 1, got 0"):
         ProcessExecutor(0)

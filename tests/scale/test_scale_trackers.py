@@ -19,14 +19,18 @@ from typer.testing import CliRunner
 
 from tcrbench.errors import UsageError
 from tcrbench.testing import temporary_plugins
-from tcrbench.trackers import resolve_trackers, write_selection
+from tcrbench.trackers import check_available, resolve_trackers, write_selection
 from tcrbench.trackers.jsonl import read_metrics
 from tcrbench.trackers.records import RunInfo, series
 
 
-def _skip_without(package: str, extra: str):
-    return pytest.mark.skipif(importlib.util.find_spec(package) is None,
-                              reason=f"{package} is not installed (pip install 'tcrbench[{extra}]')")
+def needs(tracker: str):
+    """Skip, saying what to install, where the tracker's optional extra is missing."""
+    try:
+        check_available(tracker)
+    except UsageError as missing:
+        return pytest.mark.skip(reason=str(missing))
+    return pytest.mark.skipif(False, reason=f"{tracker} is installed")
 
 
 def _rows(run: Path) -> list[dict]:
@@ -105,8 +109,22 @@ def test_metrics_log_has_one_strict_json_line_per_cell_and_resume_appends(tmp_pa
     assert read_metrics(run) == lines
 
 
+def test_overwrite_starts_the_logs_again_and_a_new_tracker_run(tmp_path, serial_run):
+    run = _fresh_run(serial_run, tmp_path / "run")
+    rows = _rows(serial_run)
+    _deliver(run, rows[:3], [])
+    before = RunInfo.load(run, "", json.loads((run / "trackers.json").read_text())["generation"]).run_id
+    (run / "tensorboard").mkdir()
+    write_selection(run, [])  # a resumed run keeps its logs and its tracker run
+    assert len(read_metrics(run)) == 3 and (run / "tensorboard").is_dir()
+    write_selection(run, [], fresh=True)  # --overwrite: every cell is computed again
+    assert read_metrics(run) == [] and not (run / "tensorboard").exists()
+    generation = json.loads((run / "trackers.json").read_text())["generation"]
+    assert generation == 1 and RunInfo.load(run, "", generation).run_id != before
+
+
+@needs("mlflow")
 def test_a_failing_tracker_is_switched_off_and_the_others_keep_logging(tmp_path, serial_run, monkeypatch, capsys):
-    pytest.importorskip("mlflow", reason="mlflow is not installed (pip install 'tcrbench[mlflow]')")
     run = _fresh_run(serial_run, tmp_path / "run")
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
@@ -119,7 +137,7 @@ def test_a_failing_tracker_is_switched_off_and_the_others_keep_logging(tmp_path,
 
 
 # ------------------------------------------------------------------------------------ TensorBoard
-@_skip_without("tensorboard", "tensorboard")
+@needs("tensorboard")
 def test_tensorboard_event_files_read_back(tmp_path, serial_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -143,8 +161,8 @@ def test_tensorboard_event_files_read_back(tmp_path, serial_run):
 
 
 # ------------------------------------------------------------------------------------ MLflow
-@_skip_without("mlflow", "mlflow")
-@_skip_without("sqlalchemy", "mlflow")
+@pytest.mark.slow
+@needs("mlflow")
 def test_mlflow_sqlite_store_reads_back_batched_and_resumed(tmp_path, serial_run, monkeypatch):
     from mlflow.tracking import MlflowClient
 
@@ -174,8 +192,8 @@ def test_mlflow_sqlite_store_reads_back_batched_and_resumed(tmp_path, serial_run
     assert [a.path for a in client.list_artifacts(mlrun.info.run_id)] == ["results.jsonl"]
 
 
-@_skip_without("mlflow", "mlflow")
-@_skip_without("sqlalchemy", "mlflow")
+@pytest.mark.slow
+@needs("mlflow")
 def test_a_run_that_stops_early_still_flushes_its_batch_at_exit(tmp_path, serial_run):
     from mlflow.tracking import MlflowClient
 
@@ -228,7 +246,7 @@ def read_wandb_records(path: Path) -> list:
     return records
 
 
-@_skip_without("wandb", "wandb")
+@needs("wandb")
 def test_wandb_offline_run_folder_reads_back(tmp_path, serial_run, monkeypatch):
     for var in ("WANDB_DIR", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
         monkeypatch.setenv(var, str(tmp_path / "wandb-home"))
@@ -267,6 +285,7 @@ def test_wandb_offline_run_folder_reads_back(tmp_path, serial_run, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------ lazy imports
+@pytest.mark.slow
 def test_importing_tcrbench_imports_no_engine_and_no_tracker():
     code = ("import sys, tcrbench, tcrbench.runner, tcrbench.cli.main, tcrbench.executors.select, "
             "tcrbench.executors.dask_backend, tcrbench.executors.processes, tcrbench.trackers\n"
