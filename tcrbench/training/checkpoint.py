@@ -50,6 +50,10 @@ class StoppedForTime(SystemExit):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple:
+        # rebuild through __init__, so `code` is set however the exception was pickled
+        return (type(self), (self.message,))
+
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write `payload` (tensors, numbers, strings, containers) so a reader sees the whole file or none."""
