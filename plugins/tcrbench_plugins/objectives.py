@@ -32,10 +32,13 @@ def _pooled(encoder: nn.Module, hidden: torch.Tensor, batch: TokenBatch, how: st
     return encoder.pool(hidden, batch) if how == "encoder" else pool_by(hidden, batch, how)
 
 
-def _cat(a: TokenBatch, b: TokenBatch) -> TokenBatch:
-    """Two views in one batch, so the encoder runs once on 2B rows."""
-    return TokenBatch(torch.cat([a.ids, b.ids]), torch.cat([a.segments, b.segments]),
-                      torch.cat([a.regions, b.regions]))
+def _pooled_views(encoder: nn.Module, views: tuple[TokenBatch, ...], how: str) -> list[torch.Tensor]:
+    """One encoder call per view rather than one call on the views stacked.
+
+    On a 2-thread CPU, the small transformer on 2x1024 stacked rows took 15-20% longer than two calls on 1024
+    rows each (the bigger activations fall out of cache), which was most of a pretraining step's overhead.
+    """
+    return [_pooled(encoder, encoder(view), view, how) for view in views]
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -76,7 +79,6 @@ class _NTXentModule(nn.Module):
         tokens = batch.tokens
         view1 = augmentation(tokens, generator).batch
         view2 = augmentation(tokens, generator).batch
-        n = len(tokens)
         t = self.spec.temperature
         if self.spec.chunk > 0:
             # embeddings chunk by chunk without a graph, the loss on all of them, then re-encode with the
@@ -84,8 +86,8 @@ class _NTXentModule(nn.Module):
             loss = kernels.gradcache(lambda view: self.embed(encoder, view), (view1, view2),
                                      lambda z1, z2: kernels.nt_xent(z1, z2, t), self.spec.chunk)
             return ObjectiveOutput(loss, backward_done=True)
-        z = self.embed(encoder, _cat(view1, view2))
-        return ObjectiveOutput(kernels.nt_xent(z[:n], z[n:], t))
+        z1, z2 = (self.projection(p) for p in _pooled_views(encoder, (view1, view2), self.spec.pooling))
+        return ObjectiveOutput(kernels.nt_xent(z1, z2, t))
 
 
 @dataclass
@@ -198,10 +200,9 @@ class _CLIPModule(nn.Module):
         if not bool(positive.all()):
             batch = batch.index(positive.nonzero().squeeze(1))
         tokens = batch.tokens if augmentation is None else augmentation(batch.tokens, generator).batch
-        both = _cat(peptide_view(tokens), tcr_view(tokens))
-        pooled = _pooled(encoder, encoder(both), both, self.spec.pooling)
+        pooled = _pooled_views(encoder, (peptide_view(tokens), tcr_view(tokens)), self.spec.pooling)
         n = len(tokens)
-        peptides, receptors = self.peptide_projection(pooled[:n]), self.tcr_projection(pooled[n:])
+        peptides, receptors = self.peptide_projection(pooled[0]), self.tcr_projection(pooled[1])
         # rows of the same peptide (same group id) are positives for each other, in both directions
         loss = kernels.info_nce(peptides, receptors, self.spec.temperature, positives=batch.groups, symmetric=True)
         return ObjectiveOutput(loss, {"pairs": float(n), "peptides": float(batch.groups.unique().numel())})
@@ -260,11 +261,10 @@ class _VICRegModule(nn.Module):
     def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
                 generator: torch.Generator) -> ObjectiveOutput:
         tokens = batch.tokens
-        views = _cat(augmentation(tokens, generator).batch, augmentation(tokens, generator).batch)
-        z = self.expander(_pooled(encoder, encoder(views), views, self.spec.pooling))
-        n = len(tokens)
+        views = (augmentation(tokens, generator).batch, augmentation(tokens, generator).batch)
+        z1, z2 = (self.expander(p) for p in _pooled_views(encoder, views, self.spec.pooling))
         s = self.spec
-        loss, terms = vicreg_loss(z[:n], z[n:], s.sim_weight, s.var_weight, s.cov_weight)
+        loss, terms = vicreg_loss(z1, z2, s.sim_weight, s.var_weight, s.cov_weight)
         return ObjectiveOutput(loss, terms)
 
 
