@@ -44,6 +44,39 @@ class Budget:
 
 
 @dataclass
+class Published:
+    """Scores others published on the same benchmark, shown beside ours in the reports but never re-run.
+
+    They never change a number of ours, so they stay out of the config hash.
+    """
+
+    metric: str
+    results: dict[str, float]
+    source: str = ""
+    note: str = ""
+
+
+def parse_published(raw: Any, where: str) -> Published:
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: [published] must be a table with metric, results, source and note")
+    unknown = set(raw) - {"metric", "results", "source", "note"}
+    if unknown:
+        raise UsageError(f"{where} [published]: unknown setting {sorted(unknown)[0]!r} "
+                         "(expected metric, results, source, note)")
+    metric, results = raw.get("metric"), raw.get("results")
+    if not isinstance(metric, str) or not metric:
+        raise UsageError(f"{where} [published]: metric must name the metric the results are in, such as 'macro_auroc'")
+    if not isinstance(results, dict) or not results:
+        raise UsageError(f"{where} [published]: results must be a table of method = score")
+    scores: dict[str, float] = {}
+    for name, value in results.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value == value:
+            raise UsageError(f"{where} [published.results]: {name!r} must be a number, got {value!r}")
+        scores[str(name)] = float(value)
+    return Published(metric, scores, str(raw.get("source", "")), str(raw.get("note", "")))
+
+
+@dataclass
 class RunConfig:
     data: Optional[str] = None  # a table path; None uses `dataset`
     dataset: str = "synthetic"
@@ -53,6 +86,7 @@ class RunConfig:
     subsample: Optional[int] = None  # stratified subsample of this many rows (label x peptide), seeded
     augs: list[str] = field(default_factory=lambda: ["mask1"])
     objectives: list[str] = field(default_factory=lambda: ["ntxent"])
+    pairs: Optional[list[str]] = None  # ["mask1/ntxent", "identity/mlm"]: these instead of augs x objectives
     encoder: str = "transformer:size=tiny"
     split: str = "tcr"  # TCR-disjoint: random folds reward memorising TCRs that recur across folds
     folds: int = 5
@@ -71,6 +105,7 @@ class RunConfig:
     checkpoint_every: Optional[int] = None  # resumable pretraining checkpoint every N steps ...
     checkpoint_minutes: float = 10.0  # ... and every M minutes (0 = off)
     max_time: Optional[float] = None  # seconds; then stop cleanly (exit status 3), resumable
+    published: Optional[Published] = None  # others' scores on this benchmark, for the report only
 
     # ------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
@@ -84,8 +119,13 @@ class RunConfig:
         keep the hash they always had.
         """
         d = self.to_dict()
-        for key in ("device", "threads", "checkpoint_every", "checkpoint_minutes", "max_time"):
+        for key in ("device", "threads", "checkpoint_every", "checkpoint_minutes", "max_time", "published"):
             d.pop(key)
+        if d["pairs"] is None:  # runs from before `pairs` existed keep their hash
+            d.pop("pairs")
+        else:  # augs and objectives are ignored when pairs are given
+            d.pop("augs")
+            d.pop("objectives")
         if d["eval_every"] is None:
             d.pop("eval_every")
             d.pop("dynamics_protocol")
@@ -143,6 +183,8 @@ def load_config_file(path: str | Path) -> RunConfig:
 
 def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Path | None = None) -> RunConfig:
     raw = dict(raw)
+    if "published" in raw:
+        cfg.published = parse_published(raw.pop("published"), where)
     budget = raw.pop("budget", {})
     if not isinstance(budget, dict):
         raise UsageError(f"{where}: [budget] must be a table")
@@ -182,6 +224,13 @@ def validate(cfg: RunConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
+    if cfg.pairs is not None:
+        from tcrbench.grid import parse_pair
+
+        if not cfg.pairs:
+            raise UsageError("pairs must list at least one AUGMENTATION/OBJECTIVE pair (or be left out)")
+        for pair in cfg.pairs:
+            parse_pair(pair)
     if cfg.eval_every is not None:
         from tcrbench.training.dynamics import parse_schedule
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tcrbench.api import Kind
 from tcrbench.config import RunConfig
+from tcrbench.errors import UsageError
 from tcrbench.params import param_values
 
 
@@ -61,6 +62,24 @@ class Configuration:
         return re.sub(r"[^A-Za-z0-9]+", "-", self.label).strip("-").lower()[:48]
 
 
+def pretraining_pairs(cfg: RunConfig) -> list[tuple[str, str]]:
+    """(augmentation, objective) pairs: the listed `pairs`, else every augmentation with every objective.
+
+    Pairs exist because a full cross is often wasteful or meaningless: `identity` with NT-Xent gives two equal
+    views (a trivial task), while `identity` is exactly what MLM wants.
+    """
+    if cfg.pairs:
+        return [parse_pair(p) for p in cfg.pairs]
+    return [(a, o) for a in cfg.augs for o in cfg.objectives]
+
+
+def parse_pair(text: str) -> tuple[str, str]:
+    aug, sep, obj = text.partition("/")
+    if not sep or not aug.strip() or not obj.strip() or "/" in obj:
+        raise UsageError(f"pair {text!r}: expected AUGMENTATION/OBJECTIVE, such as mask1/ntxent or identity/mlm")
+    return aug.strip(), obj.strip()
+
+
 def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
     """Build every plugin object up front, so a bad name or parameter fails before any work starts."""
     enc = registry.create(Kind.ENCODER, cfg.encoder)
@@ -79,20 +98,17 @@ def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
     configs.append(Configuration(label=f"supervised · {cfg.encoder}", arm="supervised",
                                  protocols=tuple(cfg.protocols), objective="none", encoder=cfg.encoder,
                                  enc_obj=enc, obj_obj=none))
-    for aug_spec in cfg.augs:
+    for aug_spec, obj_spec in pretraining_pairs(cfg):
         aug = registry.create(Kind.AUGMENTATION, aug_spec)
-        for obj_spec in cfg.objectives:
-            obj = registry.create(Kind.OBJECTIVE, obj_spec)
-            if not getattr(obj, "pretrains", True):
-                continue  # `none` is the supervised arm, already present
-            configs.append(Configuration(
-                label=f"{aug_spec} × {obj_spec} · {cfg.encoder}", arm="pretrained", protocols=tuple(cfg.protocols),
-                augmentation=aug_spec, objective=obj_spec, encoder=cfg.encoder,
-                uses_labels=bool(getattr(obj, "uses_labels", False)), aug_obj=aug, obj_obj=obj, enc_obj=enc))
+        obj = registry.create(Kind.OBJECTIVE, obj_spec)
+        if not getattr(obj, "pretrains", True):
+            continue  # `none` is the supervised arm, already present
+        configs.append(Configuration(
+            label=f"{aug_spec} × {obj_spec} · {cfg.encoder}", arm="pretrained", protocols=tuple(cfg.protocols),
+            augmentation=aug_spec, objective=obj_spec, encoder=cfg.encoder,
+            uses_labels=bool(getattr(obj, "uses_labels", False)), aug_obj=aug, obj_obj=obj, enc_obj=enc))
     labels = [c.label for c in configs]
     dupes = {x for x in labels if labels.count(x) > 1}
     if dupes:
-        from tcrbench.errors import UsageError
-
         raise UsageError(f"the grid names a configuration twice: {', '.join(sorted(dupes))}")
     return configs

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     import polars as pl
 
+    from tcrbench.config import RunConfig
+
 from tcrbench import plugins as _plugins
 from tcrbench.contracts import ContractError, check_plugin, random_token_batch, validate_layout
 from tcrbench.hookspecs import hookimpl
 
-__all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins",
+__all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins", "tiny_config",
            "tiny_dataset", "validate_layout"]
 
 
@@ -51,3 +53,19 @@ def tiny_dataset(n_peptides: int = 3, n_positives_per_peptide: int = 10, seed: i
     from tcrbench.data.synthetic import synthesize
 
     return synthesize(n_peptides=n_peptides, n_positives_per_peptide=n_positives_per_peptide, seed=seed)
+
+
+def tiny_config(**overrides: Any) -> "RunConfig":
+    """A grid that runs in seconds (240 synthetic rows, 2 folds, 3 steps of each training, one thread): for tests of
+    the runner, of executors and of plugins that need a whole run rather than one call."""
+    from tcrbench.config import Budget, RunConfig
+
+    budget = Budget(pretrain_steps=3, pretrain_batch=32, finetune_steps=3, batch_size=32)
+    cfg = RunConfig(dataset="synthetic:n_peptides=3,n_positives_per_peptide=20", augs=["mask1"],
+                    objectives=["ntxent"], encoder="transformer:size=tiny", folds=2, seeds=[0],
+                    baselines=["majority", "peptide_only"], budget=budget, threads=1)
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise TypeError(f"tiny_config: RunConfig has no setting {key!r}")
+        setattr(cfg, key, value)
+    return cfg

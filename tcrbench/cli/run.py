@@ -20,6 +20,8 @@ def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
     cfg = load_config_file(config) if config is not None else RunConfig()
     settings: dict[str, Any] = {k: v for k, v in given.items() if v is not None and k not in _BUDGET}
     budget = {k: v for k, v in given.items() if v is not None and k in _BUDGET}
+    if (settings.get("augs") or settings.get("objectives")) and "pairs" not in settings:
+        settings["pairs"] = None  # --aug/--objective on the command line replace the config file's pairs
     if budget:
         settings["budget"] = budget
     return apply_settings(cfg, settings, "command line")
@@ -37,6 +39,7 @@ def register(app: typer.Typer) -> None:
         subsample: Optional[int] = typer.Option(None, "--subsample", help="Stratified subsample of N rows (bounded CPU runs)."),
         aug: Optional[List[str]] = typer.Option(None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."),
         objective: Optional[List[str]] = typer.Option(None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."),
+        pair: Optional[List[str]] = typer.Option(None, "--pair", help="AUG/OBJECTIVE pair instead of --aug x --objective, repeatable: mask1/ntxent, identity/mlm."),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder: transformer:size=small, cnn, ..."),
         split: Optional[str] = typer.Option(None, "--split", help="Fold strategy: random, tcr, peptide, given:column=partition."),
         folds: Optional[int] = typer.Option(None, "--folds", help="Number of folds (default 5)."),
@@ -84,7 +87,7 @@ def register(app: typer.Typer) -> None:
 
         given = dict(
             data=data, dataset=dataset, columns=columns, cdr3=cdr3, subsample=subsample, augs=aug or None,
-            objectives=objective or None, encoder=encoder, split=split, folds=folds,
+            objectives=objective or None, pairs=pair or None, encoder=encoder, split=split, folds=folds,
             seeds=list(range(seeds)) if seeds is not None else None, fixed_folds=fixed_folds,
             pretrain_on=pretrain_on, protocols=protocol or None, metrics=metric or None,
             duplicates=None if drop_duplicates is None else ("drop" if drop_duplicates else "keep"),
@@ -95,6 +98,8 @@ def register(app: typer.Typer) -> None:
             eval_every=eval_every, dynamics_protocol=dynamics_protocol, checkpoint_every=checkpoint_every,
             checkpoint_minutes=checkpoint_minutes, max_time=None if max_time is None else parse_duration(max_time),
         )
+        if pair and (aug or objective):
+            raise UsageError("--pair replaces --aug and --objective: give pairs or the cross, not both")
         if seeds is not None and seeds < 1:
             raise UsageError(f"--seeds must be at least 1, got {seeds}")
         if data is not None and not Path(data).exists():

@@ -35,6 +35,8 @@ from tcrbench.stats import flags as F
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tcrbench.config import Published
+
 __all__ = ["Banner", "BoardMeta", "BoardRow", "CellScore", "FailedCell", "Leaderboard", "build_board",
            "default_metric", "load_board", "render_console", "row_key"]
 
@@ -266,6 +268,7 @@ def build_board(
     higher_is_better: bool = True,
     min_positives: int = 5,
     title: str | None = None,
+    published: "Published | None" = None,
 ) -> Leaderboard:
     """A leaderboard from result rows (the dicts ``RunStore.rows()`` returns).
 
@@ -343,7 +346,7 @@ def build_board(
                                   "readable predictions file; the per-peptide table uses the others."))
     dynamics = build_dynamics(dynamics_rows, rows, metric, confidence, higher_is_better)
     return Leaderboard(metric=metric, rows=tuple(board_rows), banners=tuple(banners), failures=failures,
-                       meta=meta, per_peptide=per_peptide, dynamics=dynamics)
+                       meta=meta, per_peptide=per_peptide, dynamics=dynamics, published=published)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -400,6 +403,9 @@ def load_board(run_dir: str | Path, metric: str | None = None, **options: Any) -
     hash_file = path / "config_hash"
     config_hash = hash_file.read_text().strip() if hash_file.is_file() else None
     environment = _read_json(path / "environment.json")
+    from tcrbench.report.published import read_published
+
+    options.setdefault("published", read_published(path))
     try:
         return build_board(rows, metric or default_metric(path), environment=environment, config_hash=config_hash,
                            run_dir=path, predictions_dir=store.pred_dir, **options)

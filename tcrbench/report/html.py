@@ -14,6 +14,7 @@ from tcrbench import __version__
 from tcrbench.report import format as fmt
 from tcrbench.report.board import BoardRow, Leaderboard
 from tcrbench.report.dynamics import curve_plot, summary_lines, table_rows
+from tcrbench.report.published import caption, published_lines
 from tcrbench.report.dynamics import headers as dynamics_headers
 from tcrbench.report.merge import Ranking
 from tcrbench.report.plots import Plot, board_plots
@@ -150,6 +151,17 @@ def _peptides(board: Leaderboard, h: str, limit: int = 40) -> str:
             + _table(headers, body, "peptides"))
 
 
+def _published(board: Leaderboard, h: str) -> str:
+    if board.published is None:
+        return ""
+    body = [("shortcut" if x.shortcut else ("published" if x.source == "published" else "row"),
+             [(esc(x.method), False), (esc(x.source), False),
+              (esc(fmt.num(x.score) + (f" ± {fmt.num(x.sd)}" if x.sd is not None and x.sd == x.sd else "")), True)])
+            for x in published_lines(board)]
+    return (f"<{h}>Published results</{h}><p>{esc(caption(board))}</p>"
+            + _table(["method", "source", board.published.metric], body, "published"))
+
+
 def _dynamics(board: Leaderboard, h: str) -> str:
     section = board.dynamics
     if section is None:
@@ -191,7 +203,7 @@ def _run_section(board: Leaderboard, level: int, banners: bool = True) -> str:
         f"<{h}>{esc(board.meta.title)}</{h}>",
         _banners(board) if banners else "",
         _meta(board), _board_table(board), _flag_legend(board), _figures(board_plots(board)),
-        _peptides(board, sub), _dynamics(board, sub), _failures(board, sub),
+        _published(board, sub), _peptides(board, sub), _dynamics(board, sub), _failures(board, sub),
     ])
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from tcrbench import __version__
 from tcrbench.report.board import BoardRow, Leaderboard
 from tcrbench.report.dynamics import section_to_dict
+from tcrbench.report.published import published_to_dict
 from tcrbench.report.merge import Ranking
 from tcrbench.stats import json_safe
 
@@ -81,6 +82,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
         "rows": [row_to_dict(r) for r in board.rows],
         "per_peptide": _per_peptide(board),
         "dynamics": section_to_dict(board.dynamics) if board.dynamics is not None else None,
+        "published": published_to_dict(board),
     })
     return out
 

@@ -10,6 +10,7 @@ from tcrbench.report.board import Leaderboard
 from tcrbench.report.dynamics import headers as dynamics_headers
 from tcrbench.report.dynamics import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
+from tcrbench.report.published import caption, published_lines
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})
 
@@ -101,6 +102,16 @@ def _peptides(board: Leaderboard, h: str, limit: int = 20) -> list[str]:
             table(headers, rows, [False, True, *([True] * len(t.keys))]), ""]
 
 
+def _published(board: Leaderboard, h: str) -> list[str]:
+    lines = published_lines(board)
+    if board.published is None:
+        return []
+    rows = [[x.method + (" (shortcut)" if x.shortcut else ""), x.source,
+             fmt.num(x.score) + (f" ± {fmt.num(x.sd)}" if x.sd is not None and x.sd == x.sd else "")] for x in lines]
+    return [f"{h} Published results", "", escape(caption(board)), "",
+            table(["method", "source", escape(board.published.metric)], rows, [False, False, True]), ""]
+
+
 def _dynamics(board: Leaderboard, h: str) -> list[str]:
     section = board.dynamics
     if section is None:
@@ -129,7 +140,8 @@ def render_run(board: Leaderboard, level: int = 1, *, banners: bool = True) -> s
     flags = _flags(board)
     if flags:
         out += ["Flags:", "", *flags, ""]
-    out += _peptides(board, h + "#") + _dynamics(board, h + "#") + _failures(board, h + "#")
+    out += _published(board, h + "#") + _peptides(board, h + "#") + _dynamics(board, h + "#")
+    out += _failures(board, h + "#")
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tcrbench.config import Published
     from tcrbench.report.dynamics import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable
@@ -153,6 +154,7 @@ class Leaderboard:
     ranking: "Ranking | None" = None
     datasets: tuple["Leaderboard", ...] = ()
     dynamics: "DynamicsSection | None" = None  # score against pretraining step (runs with --eval-every)
+    published: "Published | None" = None  # others' scores on the same benchmark (a suite's [published] table)
 
     def row(self, key: str) -> BoardRow:
         for r in self.rows:

@@ -10,22 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from tcrbench.config import Budget, RunConfig
+from tcrbench.config import RunConfig
 from tcrbench.results.schema import comparable
+from tcrbench.testing import tiny_config
 
 HERE = Path(__file__).resolve().parent
 PLUGINS = HERE / "plugins"
 
 
-def small_config(**overrides) -> RunConfig:
-    """240 synthetic rows, 2 folds, a few optimisation steps: 8 cells, 12 rows, one thread each."""
-    budget = Budget(pretrain_steps=3, pretrain_batch=32, finetune_steps=3, batch_size=32)
-    cfg = RunConfig(dataset="synthetic:n_peptides=3,n_positives_per_peptide=20", augs=["mask1"],
-                    objectives=["ntxent"], encoder="transformer:size=tiny", folds=2, seeds=[0],
-                    baselines=["majority", "peptide_only"], budget=budget, threads=1)
-    for key, value in overrides.items():
-        setattr(cfg, key, value)
-    return cfg
+small_config = tiny_config  # 8 cells, 12 rows, one thread each
 
 
 def rows_by_key(path: Path) -> dict[str, dict]:

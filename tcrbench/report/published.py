@@ -1,0 +1,75 @@
+"""Published results on the same benchmark, ranked together with this run's configurations.
+
+A number from a paper was computed on its authors' data, split and budget; putting it in the same table as ours is
+only honest when the benchmark (data, split, metric) is the same, which is why the suite that declares them also
+says what differs (`note`), and why they are listed in their own table, never in the leaderboard's tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tcrbench.config import Published
+    from tcrbench.report.model import Leaderboard
+
+
+@dataclass(frozen=True)
+class PublishedLine:
+    method: str
+    source: str  # "published" or "this run"
+    score: float
+    sd: float | None = None
+    shortcut: bool = False
+
+
+def published_lines(board: "Leaderboard") -> list[PublishedLine]:
+    """Published scores and, when the board ranks by the same metric, this run's rows, best first."""
+    pub = board.published
+    if pub is None:
+        return []
+    lines = [PublishedLine(name, "published", score) for name, score in pub.results.items()]
+    if board.metric == pub.metric:
+        lines += [PublishedLine(f"{r.label} [{r.protocol}]", "this run", r.mean, r.sd, r.shortcut)
+                  for r in board.rows if r.mean == r.mean]
+    return sorted(lines, key=lambda x: -x.score if board.meta.higher_is_better else x.score)
+
+
+def caption(board: "Leaderboard") -> str:
+    pub = board.published
+    if pub is None:
+        return ""
+    text = f"Published {pub.metric}" + (f" ({pub.source})" if pub.source else "") + ", not re-run here"
+    if board.metric == pub.metric:
+        text += ", ranked with this run's configurations (mean ± sd over folds × seeds)"
+    else:
+        text += (f". This board ranks by {board.metric}; `tcrbench report --metric {pub.metric}` puts this run's "
+                 "rows beside them")
+    return text + "." + (f" {pub.note}" if pub.note else "")
+
+
+def published_to_dict(board: "Leaderboard") -> dict[str, Any] | None:
+    pub: Published | None = board.published
+    if pub is None:
+        return None
+    return {"metric": pub.metric, "source": pub.source, "note": pub.note, "results": dict(pub.results),
+            "ranked": [{"method": x.method, "source": x.source, "score": x.score, "sd": x.sd, "shortcut": x.shortcut}
+                       for x in published_lines(board)]}
+
+
+def read_published(run_dir: Any) -> "Published | None":
+    """The [published] table of a run folder's config.toml, if any."""
+    import tomllib
+    from pathlib import Path
+
+    from tcrbench.config import parse_published
+
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        return None
+    try:
+        raw = tomllib.loads(path.read_text()).get("published")
+    except tomllib.TOMLDecodeError:
+        return None
+    return None if raw is None else parse_published(raw, str(path))

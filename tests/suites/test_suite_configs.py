@@ -1,0 +1,99 @@
+"""The real-data suites in benchmarks/suites/: each configuration parses, plans, and runs end to end on a small
+subsample through the same script that regenerates docs/results/."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tcrbench.config import load_config_file
+from tcrbench.grid import plan
+from tcrbench.testing import temporary_plugins
+
+REPO = Path(__file__).resolve().parents[2]
+SUITES = REPO / "benchmarks" / "suites"
+NAMES = sorted(p.stem for p in SUITES.glob("*.toml"))
+IMMREP_PUBLISHED = {"TCRex": 0.847, "TCRGP": 0.847, "tcrdist3": 0.840, "NetTCR-2.0 CDR3αβ": 0.812,
+                    "NetTCR-2.0 CDR3β": 0.775, "pMTnet": 0.774, "TCR-BERT": 0.753, "TITAN": 0.746, "random": 0.490}
+
+
+def _regenerate():
+    spec = importlib.util.spec_from_file_location("regenerate", SUITES / "regenerate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_the_five_suites_exist() -> None:
+    assert NAMES == ["course", "course-3fold", "immrep22", "nettcr", "nettcr-random"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_suite_parses_and_plans(name: str) -> None:
+    cfg = load_config_file(SUITES / f"{name}.toml")
+    assert cfg.data is not None and Path(cfg.data).name.endswith(".csv")
+    assert cfg.encoder == "transformer:size=small" and cfg.pairs
+    with temporary_plugins() as plugins:
+        configs = plan(cfg, plugins.registry)
+    arms = {c.arm for c in configs}
+    assert arms == {"baseline", "supervised", "pretrained"}
+    assert sum(c.arm == "pretrained" for c in configs) == len(cfg.pairs)
+    assert {"majority", "peptide_only", "tcr_only", "tcr_frequency"} <= {c.label for c in configs}
+
+
+def test_the_course_suites_ask_the_studys_question_on_the_same_subsample() -> None:
+    three, five = load_config_file(SUITES / "course-3fold.toml"), load_config_file(SUITES / "course.toml")
+    assert (three.folds, three.seeds, five.folds, five.seeds) == (3, [0], 5, [0, 1, 2])
+    assert three.subsample == five.subsample and three.split == five.split
+    assert three.pairs == five.pairs == ["mask1/ntxent", "identity/mlm", "mask1/ntxent+mlm"]
+
+
+def test_immrep_suite_uses_the_official_split_metric_and_published_results() -> None:
+    cfg = load_config_file(SUITES / "immrep22.toml")
+    assert cfg.split == "given:column=split,test_value=test" and cfg.primary_metric == "macro_auroc"
+    assert cfg.published is not None and cfg.published.metric == "macro_auroc"
+    assert cfg.published.results == IMMREP_PUBLISHED
+    assert "GILGFVFTL" in cfg.published.note
+
+
+def test_nettcr_suites_differ_only_in_the_split() -> None:
+    given, rand = load_config_file(SUITES / "nettcr.toml"), load_config_file(SUITES / "nettcr-random.toml")
+    assert given.split == "given:column=partition" and rand.split.startswith("random")
+    given.split = rand.split
+    assert given.numbers_dict() == rand.numbers_dict()
+
+
+def test_regenerate_refuses_an_unknown_suite(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        _regenerate().main(["immrep"])
+    assert exc.value.code == 2 and "unknown suite 'immrep'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_every_suite_runs_end_to_end_on_a_small_subsample(shared_data, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    code = _regenerate().main(["--runs", str(tmp_path / "runs"), "--results", str(results), "--executor", "serial",
+                               "--data-dir", str(shared_data), "--",
+                               "--subsample", "300", "--pretrain-steps", "2", "--steps", "2", "--threads", "1"])
+    assert code == 0
+    for name in NAMES:
+        out = results / name
+        for f in ("README.md", "leaderboard.md", "leaderboard.html", "leaderboard.json", "config.toml",
+                  "environment.json"):
+            assert (out / f).is_file(), f"{name}: {f} missing"
+        board = json.loads((out / "leaderboard.json").read_text())
+        cfg = load_config_file(SUITES / f"{name}.toml")
+        labels = {r["label"] for r in board["rows"]}
+        assert sum(" × " in label for label in labels) == len(cfg.pairs)
+        n_cells = {r["n_scores"] + r["n_failed"] for r in board["rows"]}
+        expected = 1 if name == "immrep22" else cfg.folds * len(cfg.seeds)
+        assert n_cells == {expected}, f"{name}: cells per configuration {n_cells}, expected {expected}"
+        assert "--subsample 300" in (out / "README.md").read_text()
+    published = json.loads((results / "immrep22" / "leaderboard.json").read_text())["published"]
+    assert published["results"] == IMMREP_PUBLISHED
+    index = (results / "README.md").read_text()
+    assert all(f"`{name}`" in index for name in NAMES)
