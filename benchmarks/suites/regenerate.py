@@ -57,8 +57,8 @@ def run_suite(suite: str, runs: Path, results: Path, data_dir: Path | None, run_
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    subprocess.check_call([sys.executable, "-m", "tcrbench", "report", str(run_dir), "--out", str(out), "--quiet"], cwd=REPO,
-                          stdout=subprocess.DEVNULL)
+    report = [sys.executable, "-m", "tcrbench", "report", str(run_dir), "--out", str(out), "--quiet"]
+    subprocess.check_call(report, cwd=REPO, stdout=subprocess.DEVNULL)
     for name in ("config.toml", "environment.json", "config_hash"):
         shutil.copy2(run_dir / name, out / name)
     plots = write_plots(run_dir, out)
@@ -97,9 +97,10 @@ def write_readme(suite: str, out: Path, command: list[str], seconds: float, code
 
 
 def write_index(results: Path) -> None:
-    """docs/results/README.md: one line per suite folder, with its wall time and headline rows."""
+    """docs/results/README.md: one line per suite folder, with its wall time and links to its reports."""
     lines = ["# Suite results", "",
-             "Written by `python benchmarks/suites/regenerate.py`; what they mean: [the case study](../case-study.md).", "",
+             "Written by `python benchmarks/suites/regenerate.py`; what they mean: "
+             "[the case study](../case-study.md).", "",
              "| suite | wall time | results |", "|---|---:|---|"]
     for suite in suite_names():
         readme = results / suite / "README.md"
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=REPO / "docs" / "results", help="where results go")
     parser.add_argument("--executor", default="processes",
                         help="tcrbench run --executor (default processes: 2 single-threaded workers)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="folder with the data files (default ../shared/data)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with the data files (default: the suites' ../shared/data)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.suites if s not in suite_names()]
     if unknown:
