@@ -70,7 +70,9 @@ def test_a_worker_killed_mid_cell_is_replaced_and_nothing_is_lost_or_duplicated(
     assert not summary.failed and summary.computed == 12
     assert kit.rows(tmp_path / "run") == killer.rows
     log = (tmp_path / "run" / "run.log").read_text()
-    assert log.count("worker died computing") == 1 and "retry 1 of 2" in log
+    # cells run longest first, so both workers may start a killing cell before the first death leaves its marker:
+    # one or two deaths, each retried once, and still every row exactly once
+    assert log.count("worker died computing") in (1, 2) and "retry 1 of 2" in log and "retry 2 of 2" not in log
     keys = [json.loads(line)["row_key"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert sorted(keys) == sorted(killer.rows)  # each row delivered exactly once
 
@@ -99,8 +101,9 @@ def test_max_time_stops_the_workers_cleanly_and_the_same_command_finishes_the_gr
     with pytest.raises(SystemExit) as stop:  # each worker stops before its second encoder cell
         kit.run(kit.config(max_time=0.001), out, "processes")
     assert stop.value.code == 3 and "--max-time" in str(stop.value)
-    partial = kit.rows(out)
-    assert 0 < len(partial) < 12 and all(r["status"] == "ok" for r in partial.values())  # stopped, not failed
+    partial = kit.rows(out)  # encoder cells run first (longest first), so the stop may come before any row
+    assert len(partial) < 12 and all(r["status"] == "ok" for r in partial.values())  # stopped, not failed
+    assert not (out / "rows").exists() or not any(p.suffix == ".tmp" for p in (out / "rows").iterdir())
     again = kit.run(kit.config(), out, "serial")  # any backend resumes any other's run
     assert again.computed == 12 - len(partial) and not again.failed
     assert kit.rows(out) == serial_rows
