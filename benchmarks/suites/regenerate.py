@@ -1,6 +1,6 @@
 """Run the real-data suites and write their results into docs/results/<suite>/: one command regenerates them.
 
-    python benchmarks/suites/regenerate.py                 # every suite, as committed (about 45 min on 2 cores)
+    python benchmarks/suites/regenerate.py                 # every suite, as committed (about 55 min on 2 cores)
     python benchmarks/suites/regenerate.py immrep22 nettcr # some of them
     python benchmarks/suites/regenerate.py --data-dir /elsewhere/data --results /tmp/results
 
