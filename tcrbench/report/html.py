@@ -14,7 +14,7 @@ from tcrbench import __version__
 from tcrbench.report import format as fmt
 from tcrbench.report.board import BoardRow, Leaderboard
 from tcrbench.report.dynamics import curve_plot, summary_lines, table_rows
-from tcrbench.report.published import caption, published_lines
+from tcrbench.report.published import caption, published_lines, score_text
 from tcrbench.report.dynamics import headers as dynamics_headers
 from tcrbench.report.merge import Ranking
 from tcrbench.report.plots import Plot, board_plots
@@ -156,7 +156,7 @@ def _published(board: Leaderboard, h: str) -> str:
         return ""
     body = [("shortcut" if x.shortcut else ("published" if x.source == "published" else "row"),
              [(esc(x.method), False), (esc(x.source), False),
-              (esc(fmt.num(x.score) + (f" ± {fmt.num(x.sd)}" if x.sd is not None and x.sd == x.sd else "")), True)])
+              (esc(score_text(x, fmt.num)), True)])
             for x in published_lines(board)]
     return (f"<{h}>Published results</{h}><p>{esc(caption(board))}</p>"
             + _table(["method", "source", board.published.metric], body, "published"))

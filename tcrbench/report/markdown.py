@@ -10,7 +10,7 @@ from tcrbench.report.board import Leaderboard
 from tcrbench.report.dynamics import headers as dynamics_headers
 from tcrbench.report.dynamics import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
-from tcrbench.report.published import caption, published_lines
+from tcrbench.report.published import caption, published_lines, score_text
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})
 
@@ -106,8 +106,7 @@ def _published(board: Leaderboard, h: str) -> list[str]:
     lines = published_lines(board)
     if board.published is None:
         return []
-    rows = [[x.method + (" (shortcut)" if x.shortcut else ""), x.source,
-             fmt.num(x.score) + (f" ± {fmt.num(x.sd)}" if x.sd is not None and x.sd == x.sd else "")] for x in lines]
+    rows = [[x.method + (" (shortcut)" if x.shortcut else ""), x.source, score_text(x, fmt.num)] for x in lines]
     return [f"{h} Published results", "", escape(caption(board)), "",
             table(["method", "source", escape(board.published.metric)], rows, [False, False, True]), ""]
 

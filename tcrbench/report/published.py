@@ -8,7 +8,7 @@ says what differs (`note`), and why they are listed in their own table, never in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from tcrbench.config import Published
@@ -34,6 +34,11 @@ def published_lines(board: "Leaderboard") -> list[PublishedLine]:
         lines += [PublishedLine(f"{r.label} [{r.protocol}]", "this run", r.mean, r.sd, r.shortcut)
                   for r in board.rows if r.mean == r.mean]
     return sorted(lines, key=lambda x: -x.score if board.meta.higher_is_better else x.score)
+
+
+def score_text(line: PublishedLine, num: "Callable[[float | None], str]") -> str:
+    """The score, with this run's sd beside it where there is one (published scores have none)."""
+    return num(line.score) + (f" ± {num(line.sd)}" if line.sd is not None and line.sd == line.sd else "")
 
 
 def caption(board: "Leaderboard") -> str:
