@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tcrbench.api import Kind, PretrainBatch
-from tcrbench.config import Budget
+from tcrbench.plugins.protocols import Kind, PretrainBatch
+from tcrbench.run.config import Budget
 from tcrbench.data.synthetic import synthesize
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.testing import temporary_plugins

@@ -38,7 +38,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tcrbench.config import Budget, RunConfig  # noqa: E402
+from tcrbench.run.config import Budget, RunConfig  # noqa: E402
 from tcrbench.results.schema import comparable  # noqa: E402
 
 STEPS = int(os.environ.get("TCRBENCH_BENCH_SCALE_STEPS", "100"))
@@ -61,7 +61,7 @@ def grid(threads: int) -> RunConfig:
 
 def _run_grid(backend: str, out: Path) -> float:
     from tcrbench.executors.select import build_executor
-    from tcrbench.runner import Runner
+    from tcrbench.run.runner import Runner
     from tcrbench.testing import temporary_plugins
 
     kind, threads = {"serial-1-thread": ("serial", 1), "serial-2-threads": ("serial", 2),

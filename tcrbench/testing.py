@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     import polars as pl
 
-    from tcrbench.config import RunConfig
+    from tcrbench.run.config import RunConfig
 
-from tcrbench import plugins as _plugins
-from tcrbench.contracts import ContractError, check_plugin, random_token_batch, validate_layout
-from tcrbench.hookspecs import hookimpl
+from tcrbench.plugins import loader as _plugins
+from tcrbench.plugins.contracts import ContractError, check_plugin, random_token_batch, validate_layout
+from tcrbench.plugins.hookspecs import hookimpl
 
 __all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins", "tiny_config",
            "tiny_dataset", "validate_layout"]
@@ -58,7 +58,7 @@ def tiny_dataset(n_peptides: int = 3, n_positives_per_peptide: int = 10, seed: i
 def tiny_config(**overrides: Any) -> "RunConfig":
     """A grid that runs in seconds (240 synthetic rows, 2 folds, 3 steps of each training, one thread): for tests of
     the runner, of executors and of plugins that need a whole run rather than one call."""
-    from tcrbench.config import Budget, RunConfig
+    from tcrbench.run.config import Budget, RunConfig
 
     budget = Budget(pretrain_steps=3, pretrain_batch=32, finetune_steps=3, batch_size=32)
     cfg = RunConfig(dataset="synthetic:n_peptides=3,n_positives_per_peptide=20", augs=["mask1"],

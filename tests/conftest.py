@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("TCRBENCH_SHARED_DATA", REPO.parent / "shared"
 @pytest.fixture(autouse=True)
 def _fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees plugins or environment left behind by another."""
-    from tcrbench import plugins
+    from tcrbench.plugins import loader as plugins
 
     for var in ("TCRBENCH_PLUGINS_DIR", "TCRBENCH_STRICT_PLUGINS", "TCRBENCH_DISABLE_PLUGINS"):
         monkeypatch.delenv(var, raising=False)

@@ -24,8 +24,8 @@ from sklearn.preprocessing import normalize
 from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE
 from tcrbench.data.vocab import AMINO_ACIDS
 from tcrbench.errors import UsageError
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

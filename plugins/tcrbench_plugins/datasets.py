@@ -8,8 +8,8 @@ from typing import ClassVar, Literal
 import polars as pl
 
 from tcrbench.data.synthetic import DEFAULT_DIFFICULTY, DEFAULT_NEGATIVE_RATIO, DEFAULT_PEPTIDES, DEFAULT_POSITIVES
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 
 @dataclass

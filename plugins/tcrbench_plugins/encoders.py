@@ -13,9 +13,9 @@ from typing import ClassVar, Literal, Optional
 from torch import nn
 
 from tcrbench.errors import UsageError
-from tcrbench.hookspecs import Register, hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.models import cnn, transformer
-from tcrbench.params import param
+from tcrbench.plugins.params import param
 
 
 def _check_dropout(value: float) -> None:

@@ -13,11 +13,11 @@ from typing import Callable, ClassVar
 import numpy as np
 from sklearn import metrics as skm
 
-from tcrbench.api import MetricValue
+from tcrbench.plugins.protocols import MetricValue
 from tcrbench.errors import UsageError
-from tcrbench.evaluation import single_class_reason
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.run.evaluation import single_class_reason
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 
 def _nan(reason: str, **extra: object) -> MetricValue:

@@ -14,15 +14,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcrbench import kernels
-from tcrbench.api import ObjectiveOutput, PretrainBatch
-from tcrbench.contracts import moves_tokens
+from tcrbench.plugins.protocols import ObjectiveOutput, PretrainBatch
+from tcrbench.plugins.contracts import moves_tokens
 from tcrbench.data.vocab import MASK, PAD, REGION_PEPTIDE, REGION_SPECIAL, SEP, TokenBatch
 from tcrbench.errors import UsageError
-from tcrbench.hookspecs import Register, hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.kernels.masking import bernoulli_mask, bert_replace, pick_one, repack_left
 from tcrbench.models.heads import MLMHead, ProjectionHead
 from tcrbench.models.pooling import pool as pool_by
-from tcrbench.params import param
+from tcrbench.plugins.params import param
 
 Pooling = Literal["encoder", "cls", "mean"]
 _POOLING_HELP = "pooled vector: the encoder's own pooling, <cls> (the study's), or the mean over tokens"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 from tcrbench.results.atomic import write_text
 
 

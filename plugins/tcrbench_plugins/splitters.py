@@ -1,14 +1,14 @@
-"""Built-in fold strategies. The logic lives in `tcrbench.splits`; these classes give it names and parameters."""
+"""Built-in fold strategies. The logic lives in `tcrbench.data.splits`; these classes give it names and parameters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from tcrbench import splits
-from tcrbench.api import Fold
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.data import splits
+from tcrbench.plugins.protocols import Fold
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 if TYPE_CHECKING:
     import polars as pl

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tcrbench.hookspecs import hookimpl
+from tcrbench.plugins.hookspecs import hookimpl
 from tcrbench.trackers.jsonl import JsonlTracker
 from tcrbench.trackers.records import RunInfo, cell_record
 from tcrbench.trackers.selection import OPTIONAL, read_selection

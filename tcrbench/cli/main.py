@@ -80,7 +80,7 @@ def _plugins_dir_from_argv(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: plugin commands are added before parsing, so they show in --help."""
     args = sys.argv[1:] if argv is None else argv
-    from tcrbench.plugins import get_plugins
+    from tcrbench.plugins.loader import get_plugins
 
     try:
         plugins = get_plugins(_plugins_dir_from_argv(args))

@@ -11,14 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tcrbench.api import Kind
+from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
 
 app = typer.Typer(help="List plugins and show their parameters.", invoke_without_command=True)
 
 
 def _registry() -> Any:
-    from tcrbench.plugins import get_plugins
+    from tcrbench.plugins.loader import get_plugins
 
     return get_plugins(os.environ.get("TCRBENCH_PLUGINS_DIR") or None).registry
 

@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from tcrbench.config import RunConfig, apply_settings, load_config_file
+from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 from tcrbench.errors import UsageError
 
 _BUDGET = {
@@ -111,9 +111,9 @@ def register(app: typer.Typer) -> None:
             cfg.baselines = list(baseline)
 
         from tcrbench.executors.select import build_executor
-        from tcrbench.plugins import get_plugins
+        from tcrbench.plugins.loader import get_plugins
         from tcrbench.report.summary import print_summary
-        from tcrbench.runner import Runner
+        from tcrbench.run.runner import Runner
         from tcrbench.trackers import resolve_trackers
 
         trackers = resolve_trackers(track or [])

@@ -21,8 +21,8 @@ from tcrbench.errors import UsageError
 from tcrbench.executors import CellTask
 
 if TYPE_CHECKING:
-    from tcrbench.config import RunConfig
-    from tcrbench.runner import Runner
+    from tcrbench.run.config import RunConfig
+    from tcrbench.run.runner import Runner
 
 
 class WorkerSetupError(UsageError):
@@ -60,7 +60,7 @@ class WorkerJob:
     @classmethod
     def of(cls, runner: "Runner") -> "WorkerJob":
         """The job for a driver whose `setup()` and `cells()` have run."""
-        from tcrbench.plugins import _env_list
+        from tcrbench.plugins.loader import _env_list
 
         if runner.observe_pretrain_batch is not None:
             raise UsageError("observe_pretrain_batch sees batches in this process only: use the serial executor")
@@ -147,8 +147,8 @@ def undo_malloc_trim() -> bool:
 
 
 def _build(job: WorkerJob) -> "Runner":
-    from tcrbench.plugins import load_plugins
-    from tcrbench.runner import Runner
+    from tcrbench.plugins.loader import load_plugins
+    from tcrbench.run.runner import Runner
 
     undo_malloc_trim()
 

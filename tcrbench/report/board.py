@@ -35,7 +35,7 @@ from tcrbench.stats import flags as F
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tcrbench.config import Published
+    from tcrbench.run.config import Published
 
 __all__ = ["Banner", "BoardMeta", "BoardRow", "CellScore", "FailedCell", "Leaderboard", "build_board",
            "default_metric", "load_board", "render_console", "row_key"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tcrbench.config import Published
+    from tcrbench.run.config import Published
     from tcrbench.report.dynamics import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from tcrbench.config import Published
+    from tcrbench.run.config import Published
     from tcrbench.report.model import Leaderboard
 
 
@@ -68,7 +68,7 @@ def read_published(run_dir: Any) -> "Published | None":
     import tomllib
     from pathlib import Path
 
-    from tcrbench.config import parse_published
+    from tcrbench.run.config import parse_published
 
     path = Path(run_dir) / "config.toml"
     if not path.is_file():

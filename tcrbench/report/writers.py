@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcrbench.api import Kind
+from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
 from tcrbench.report.board import Leaderboard
 
@@ -22,7 +22,7 @@ class Written:
 def write_reports(board: Leaderboard, out_dir: str | Path, plugins: Any = None) -> Written:
     """Run every reporter registered with the plugin manager (the built-ins: markdown, html, json)."""
     if plugins is None:
-        from tcrbench.plugins import get_plugins
+        from tcrbench.plugins.loader import get_plugins
 
         plugins = get_plugins()
     out = Path(out_dir)

@@ -15,20 +15,22 @@ import polars as pl
 
 from tcrbench.errors import UsageError
 from tcrbench.results.atomic import atomic_path, write_text
+from tcrbench.results.folder import RunFolder
 from tcrbench.results.schema import ResultRow
 
 
 class RunStore:
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.rows_dir = self.path / "rows"
-        self.pred_dir = self.path / "predictions"
-        self.cache_dir = self.path / "cache"
+        self.folder = RunFolder(path)
+        self.path = self.folder.path
+        self.rows_dir = self.folder.rows_dir
+        self.pred_dir = self.folder.predictions_dir
+        self.cache_dir = self.folder.cache_dir
 
     # ------------------------------------------------------------ set-up
     def open(self, config_toml: str, config_hash: str, environment: dict[str, Any], overwrite: bool) -> None:
         """Create the folder, or reopen it for the same configuration; a different one is refused."""
-        existing = self.path / "config_hash"
+        existing = self.folder.hash_file
         if existing.exists() and not overwrite:
             old = existing.read_text().strip()
             if old != config_hash:
@@ -39,14 +41,15 @@ class RunStore:
         if overwrite and self.path.exists():
             for sub in (self.rows_dir, self.pred_dir, self.cache_dir):
                 shutil.rmtree(sub, ignore_errors=True)
-            for name in ("results.parquet", "results.jsonl", "leaderboard.md", "leaderboard.html", "leaderboard.json"):
-                (self.path / name).unlink(missing_ok=True)
+            for output in self.folder.outputs():
+                output.unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
         for sub in (self.rows_dir, self.pred_dir, self.cache_dir):
             sub.mkdir(exist_ok=True)
-        write_text(self.path / "config.toml", config_toml)
-        write_text(self.path / "config_hash", config_hash + "\n")
-        write_text(self.path / "environment.json", json.dumps(environment, indent=2, sort_keys=True))
+        write_text(self.folder.config_file, config_toml)
+        write_text(self.folder.hash_file, config_hash + "\n")
+        write_text(self.folder.environment_file, json.dumps(environment, indent=2, sort_keys=True))
+        self.folder = RunFolder(self.path)  # forget what was read before these writes
 
     # ------------------------------------------------------------ rows
     def row_file(self, row_key: str) -> Path:
@@ -73,11 +76,9 @@ class RunStore:
     def consolidate(self) -> Path:
         """All rows as one JSON-lines file, for tools that want a single table."""
         lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.rows())
-        target = self.path / "results.jsonl"
+        target = self.folder.results_jsonl
         write_text(target, lines)
         return target
 
     def config(self) -> dict[str, Any]:
-        import tomllib
-
-        return tomllib.loads((self.path / "config.toml").read_text())
+        return self.folder.config

@@ -38,12 +38,10 @@ class RunInfo:
 
     @classmethod
     def load(cls, run_dir: Path, invocation: str, generation: int = 0) -> "RunInfo":
-        import tomllib
+        from tcrbench.results.folder import RunFolder
 
-        config_file, hash_file = run_dir / "config.toml", run_dir / "config_hash"
-        config = tomllib.loads(config_file.read_text()) if config_file.exists() else {}
-        config_hash = hash_file.read_text().strip() if hash_file.exists() else ""
-        return cls(run_dir, config, config_hash, invocation, generation)
+        folder = RunFolder(run_dir)
+        return cls(run_dir, folder.config, folder.config_hash, invocation, generation)
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tcrbench.config import Budget
+from tcrbench.run.config import Budget
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.training.batches import batch_indices, total_steps
 from tcrbench.training.failures import check_loss

@@ -6,7 +6,7 @@ from typing import Iterable
 
 import torch
 
-from tcrbench.config import Budget
+from tcrbench.run.config import Budget
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], budget: Budget, lr: float) -> torch.optim.Optimizer:

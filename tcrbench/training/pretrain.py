@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch import nn
 
-from tcrbench.api import PretrainBatch
-from tcrbench.config import Budget
+from tcrbench.plugins.protocols import PretrainBatch
+from tcrbench.run.config import Budget
 from tcrbench.training.batches import steps_per_epoch, total_steps
 from tcrbench.training.checkpoint import (
     CheckpointDir, CorruptCheckpoint, StoppedForTime, load_checkpoint, report_corrupt, rng_state, save_checkpoint,

@@ -4,7 +4,7 @@ import inspect
 import re
 from pathlib import Path
 
-from tcrbench import hookspecs
+from tcrbench.plugins import hookspecs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins" / "hooks.md"
 
@@ -15,7 +15,7 @@ def hook_names():
 
 
 def test_there_are_hooks_for_every_kind():
-    from tcrbench.api import Kind
+    from tcrbench.plugins.protocols import Kind
 
     names = set(hook_names())
     assert {k.hook for k in Kind} <= names

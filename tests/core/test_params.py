@@ -4,7 +4,7 @@ from typing import ClassVar, Literal, Optional
 import pytest
 
 from tcrbench.errors import UsageError
-from tcrbench.params import build_params, param, param_specs, param_values, split_spec
+from tcrbench.plugins.params import build_params, param, param_specs, param_values, split_spec
 
 
 @dataclass

@@ -12,16 +12,16 @@ from typing import ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from tcrbench.api import Kind
+from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
-from tcrbench.plugins import load_plugins
+from tcrbench.plugins.loader import load_plugins
 from tcrbench.testing import plugin_module, temporary_plugins
 
 GOOD = '''
 from dataclasses import dataclass
 from typing import ClassVar
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 
 @dataclass
@@ -78,7 +78,7 @@ def test_strict_mode_makes_import_failure_fatal(tmp_path):
 
 def test_misspelled_hook_is_an_error_naming_plugin_and_suggestion(tmp_path):
     write(tmp_path, "typo", '''
-        from tcrbench.hookspecs import hookimpl
+        from tcrbench.plugins.hookspecs import hookimpl
 
         @hookimpl
         def register_augmentation(register):
@@ -90,7 +90,7 @@ def test_misspelled_hook_is_an_error_naming_plugin_and_suggestion(tmp_path):
 
 def test_argument_the_spec_lacks_is_an_error_naming_plugin(tmp_path):
     write(tmp_path, "badarg", '''
-        from tcrbench.hookspecs import hookimpl
+        from tcrbench.plugins.hookspecs import hookimpl
 
         @hookimpl
         def register_augmentations(register, config):
@@ -120,7 +120,7 @@ def test_disable_list_blocks_named_plugins(tmp_path, monkeypatch):
 
 def test_registration_error_inside_hook_is_captured_per_plugin(tmp_path, capsys):
     write(tmp_path, "explodes", '''
-        from tcrbench.hookspecs import hookimpl
+        from tcrbench.plugins.hookspecs import hookimpl
 
         @hookimpl
         def register_augmentations(register):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tcrbench.config import Budget, RunConfig
+from tcrbench.run.config import Budget, RunConfig
 from tcrbench.results.schema import comparable
 
 

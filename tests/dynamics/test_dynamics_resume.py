@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
-from tcrbench.api import Kind, PretrainBatch
-from tcrbench.config import Budget
+from tcrbench.plugins.protocols import Kind, PretrainBatch
+from tcrbench.run.config import Budget
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.testing import temporary_plugins, tiny_dataset
 from tcrbench.training.batches import batch_indices

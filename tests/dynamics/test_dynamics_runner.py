@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from tcrbench.report.board import load_board
-from tcrbench.runner import Runner
+from tcrbench.run.runner import Runner
 from tcrbench.testing import temporary_plugins
 from tcrbench.training.checkpoint import CorruptCheckpointWarning
 from tcrbench.training.pretrain import snapshot_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcrbench.config import RunConfig, apply_settings
+from tcrbench.run.config import RunConfig, apply_settings
 from tcrbench.errors import UsageError
 from tcrbench.training.dynamics import is_dynamics_row, parse_schedule, protocol_name
 

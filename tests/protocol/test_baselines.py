@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tcrbench.api import Baseline
+from tcrbench.plugins.protocols import Baseline
 from tcrbench.errors import UsageError
-from tcrbench.splits import random_folds
+from tcrbench.data.splits import random_folds
 from tcrbench_plugins.baselines import (
     BASELINES, LogregKmer, LogregOnehot, Majority, PeptideOnly, TcrFrequency, TcrOnly,
 )

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import balanced_accuracy_score
 
 from tcrbench.errors import UsageError
-from tcrbench.evaluation import choose_threshold, evaluate, evaluate_details, reasons
+from tcrbench.run.evaluation import choose_threshold, evaluate, evaluate_details, reasons
 from tcrbench_plugins.metrics import METRICS, Accuracy, Auroc, BalancedAccuracy, MacroAuroc
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from tcrbench.api import Metric
+from tcrbench.plugins.protocols import Metric
 from tcrbench.errors import UsageError
 from tcrbench_plugins.metrics import (
     METRICS, Accuracy, Auc01, Auprc, Auroc, BalancedAccuracy, F1, MacroAuroc, Mcc,

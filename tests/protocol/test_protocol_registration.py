@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from tcrbench.api import Baseline, Kind, Metric, Splitter
+from tcrbench.plugins.protocols import Baseline, Kind, Metric, Splitter
 from tcrbench.errors import UsageError
 from tcrbench.testing import temporary_plugins
 
@@ -66,7 +66,7 @@ def test_cli_lists_the_splitters():
 
 @pytest.mark.parametrize("kind", list(EXPECTED), ids=lambda k: k.value)
 def test_builtins_pass_the_plugin_authors_contract_check(kind):
-    from tcrbench.contracts import check_plugin
+    from tcrbench.plugins.contracts import check_plugin
 
     with temporary_plugins() as loaded:
         for entry in loaded.registry:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcrbench import splits
-from tcrbench.api import Fold
+from tcrbench.data import splits
+from tcrbench.plugins.protocols import Fold
 from tcrbench.errors import UsageError
 from tcrbench_plugins.splitters import GivenSplit, PeptideSplit, RandomSplit, TcrSplit
 

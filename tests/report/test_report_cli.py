@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tcrbench.cli.main import app
 from tcrbench.report.board import load_board
-from tcrbench.contracts import check_plugin
+from tcrbench.plugins.contracts import check_plugin
 from tcrbench.testing import plugin_module, temporary_plugins
 
 FILES = ("leaderboard.html", "leaderboard.json", "leaderboard.md")

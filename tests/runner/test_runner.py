@@ -16,12 +16,12 @@ from typing import ClassVar
 import pytest
 import torch
 
-from tcrbench.api import ObjectiveOutput
+from tcrbench.plugins.protocols import ObjectiveOutput
 from tcrbench.data.tokenizer import Tokenizer
-from tcrbench.hookspecs import hookimpl
-from tcrbench.plugins import load_plugins
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.loader import load_plugins
 from tcrbench.results.schema import comparable
-from tcrbench.runner import Runner
+from tcrbench.run.runner import Runner
 from tcrbench.testing import plugin_module, temporary_plugins
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tcrbench.config import RunConfig
+from tcrbench.run.config import RunConfig
 from tcrbench.results.schema import comparable
 from tcrbench.testing import tiny_config
 
@@ -28,7 +28,7 @@ def rows_by_key(path: Path) -> dict[str, dict]:
 def run_grid(cfg: RunConfig, out: Path, backend: str, plugins_dir: Path | None = None, **kw):
     """Run `cfg` into `out` on a backend (2 workers, 1 thread each, for the parallel ones)."""
     from tcrbench.executors.select import build_executor
-    from tcrbench.runner import Runner
+    from tcrbench.run.runner import Runner
     from tcrbench.testing import temporary_plugins
 
     with temporary_plugins(plugins_dir=plugins_dir) as plugins:

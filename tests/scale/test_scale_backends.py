@@ -93,7 +93,7 @@ def test_a_cell_that_keeps_killing_workers_becomes_failed_rows_and_the_grid_goes
 def test_max_time_stops_the_workers_cleanly_and_the_same_command_finishes_the_grid(tmp_path, kit, serial_rows):
     import dataclasses
 
-    from tcrbench.config import RunConfig
+    from tcrbench.run.config import RunConfig
 
     if "max_time" not in {f.name for f in dataclasses.fields(RunConfig)}:
         pytest.skip("this tcrbench has no --max-time")

@@ -287,9 +287,9 @@ def test_wandb_offline_run_folder_reads_back(tmp_path, serial_run, monkeypatch):
 # ------------------------------------------------------------------------------------ lazy imports
 @pytest.mark.slow
 def test_importing_tcrbench_imports_no_engine_and_no_tracker():
-    code = ("import sys, tcrbench, tcrbench.runner, tcrbench.cli.main, tcrbench.executors.select, "
+    code = ("import sys, tcrbench, tcrbench.run.runner, tcrbench.cli.main, tcrbench.executors.select, "
             "tcrbench.executors.dask_backend, tcrbench.executors.processes, tcrbench.trackers\n"
-            "from tcrbench.plugins import load_plugins; load_plugins()\n"
+            "from tcrbench.plugins.loader import load_plugins; load_plugins()\n"
             "heavy = ('dask', 'distributed', 'wandb', 'mlflow', 'tensorboard', 'torch.utils.tensorboard')\n"
             "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ from tcrbench.errors import UsageError
 from tcrbench.executors import worker
 from tcrbench.executors.worker import WorkerJob, WorkerSetupError, WorkerStopped
 from tcrbench.results.schema import comparable
-from tcrbench.runner import Runner
+from tcrbench.run.runner import Runner
 from tcrbench.testing import plugin_module, temporary_plugins
 
 

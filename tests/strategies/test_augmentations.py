@@ -9,9 +9,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcrbench.api import Augmented
-from tcrbench.blosum import substitution_probs
-from tcrbench.contracts import moves_tokens, random_token_batch, validate_layout
+from tcrbench.plugins.protocols import Augmented
+from tcrbench.data.blosum import substitution_probs
+from tcrbench.plugins.contracts import moves_tokens, random_token_batch, validate_layout
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.data.vocab import (
     AMINO_ACIDS, FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_NAMES, REGION_PEPTIDE, TokenBatch,

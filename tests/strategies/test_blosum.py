@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tcrbench.blosum import BACKGROUND, BLOSUM62, BLOSUM_ORDER, score, score_matrix, substitution_probs
+from tcrbench.data.blosum import BACKGROUND, BLOSUM62, BLOSUM_ORDER, score, score_matrix, substitution_probs
 from tcrbench.data.vocab import AMINO_ACIDS
 
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from torch import nn
 
-from tcrbench.api import Augmented, Kind, ObjectiveOutput
-from tcrbench.contracts import ContractError, check_plugin, random_token_batch, validate_layout
+from tcrbench.plugins.protocols import Augmented, Kind, ObjectiveOutput
+from tcrbench.plugins.contracts import ContractError, check_plugin, random_token_batch, validate_layout
 from tcrbench.data.vocab import CLS, MASK, PAD, SEP, TokenBatch
 from tcrbench.models.pooling import pool
-from tcrbench.plugins import load_plugins
-from tcrbench.registry import Entry
+from tcrbench.plugins.loader import load_plugins
+from tcrbench.plugins.registry import Entry
 
 MINE = ("tcrbench_plugins.augmentations", "tcrbench_plugins.objectives", "tcrbench_plugins.encoders")
 

@@ -65,10 +65,10 @@ def test_installed_package_is_listed_with_distribution_and_version(installed: Pa
 def test_installed_package_passes_the_contract_and_reverses(installed: Path) -> None:
     code = """
 import torch
-from tcrbench.api import Kind
-from tcrbench.contracts import check_plugin, random_token_batch
+from tcrbench.plugins.protocols import Kind
+from tcrbench.plugins.contracts import check_plugin, random_token_batch
 from tcrbench.data.vocab import REGION_CDR3B
-from tcrbench.plugins import load_plugins
+from tcrbench.plugins.loader import load_plugins
 
 entry = load_plugins(builtins=(), strict=True).registry.get(Kind.AUGMENTATION, "reverse")
 check_plugin(Kind.AUGMENTATION, entry.cls)

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tcrbench.api import Kind, ObjectiveOutput, PretrainBatch
-from tcrbench.contracts import random_token_batch, validate_layout
+from tcrbench.plugins.protocols import Kind, ObjectiveOutput, PretrainBatch
+from tcrbench.plugins.contracts import random_token_batch, validate_layout
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.data.vocab import MASK
 from tcrbench.errors import UsageError
-from tcrbench.plugins import load_plugins
+from tcrbench.plugins.loader import load_plugins
 from tcrbench_plugins.augmentations import Crop, Identity, Mask, Mask1, Substitute
 from tcrbench_plugins.encoders import CNN, Transformer
 from tcrbench_plugins.objectives import (

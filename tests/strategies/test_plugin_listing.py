@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tcrbench.cli.main import app
-from tcrbench.params import param_specs
+from tcrbench.plugins.params import param_specs
 from tcrbench_plugins.augmentations import BUILTIN_AUGMENTATIONS
 from tcrbench_plugins.encoders import BUILTIN_ENCODERS
 from tcrbench_plugins.objectives import BUILTIN_OBJECTIVES

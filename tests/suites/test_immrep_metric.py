@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tcrbench.api import Kind
+from tcrbench.plugins.protocols import Kind
 from tcrbench.testing import temporary_plugins
 
 # epitope A: positives 0.9, 0.4 against negatives 0.5, 0.1, 0.2 -> 5 of 6 pairs ordered: 5/6

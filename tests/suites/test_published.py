@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tcrbench.config import RunConfig, load_config_file
+from tcrbench.run.config import RunConfig, load_config_file
 from tcrbench.errors import UsageError
 from tcrbench.report.board import load_board
 from tcrbench.report.writers import write_reports
-from tcrbench.runner import Runner
+from tcrbench.run.runner import Runner
 from tcrbench.testing import temporary_plugins, tiny_config
 
 TABLE = """
@@ -64,7 +64,7 @@ def reported(tmp_path_factory) -> Path:
 
 
 def load_published():
-    from tcrbench.config import parse_published
+    from tcrbench.run.config import parse_published
     import tomllib
 
     return parse_published(tomllib.loads(TABLE)["published"], "test")

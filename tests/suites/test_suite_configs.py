@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tcrbench.config import load_config_file
-from tcrbench.grid import plan
+from tcrbench.run.config import load_config_file
+from tcrbench.run.grid import plan
 from tcrbench.testing import temporary_plugins
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from typing import ClassVar
 
 from tcrbench_plugins.augmentations import Mask1
 
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 
 def _claim(path: str) -> bool:

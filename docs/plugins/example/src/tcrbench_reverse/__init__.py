@@ -11,10 +11,10 @@ from typing import ClassVar, Literal
 
 import torch
 
-from tcrbench.api import Augmented
+from tcrbench.plugins.protocols import Augmented
 from tcrbench.data.vocab import REGION_NAMES, TokenBatch
-from tcrbench.hookspecs import hookimpl
-from tcrbench.params import param
+from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.params import param
 
 
 @dataclass

@@ -17,7 +17,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tcrbench.api import Fold
+from tcrbench.plugins.protocols import Fold
 from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE
 from tcrbench.errors import UsageError
 

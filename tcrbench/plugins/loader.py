@@ -19,10 +19,12 @@ from typing import Any
 
 import pluggy
 
-from tcrbench import __version__, hookspecs
-from tcrbench.api import Kind
+from tcrbench import __version__
+
+from tcrbench.plugins import hookspecs
+from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
-from tcrbench.registry import Registry, Source
+from tcrbench.plugins.registry import Registry, Source
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tcrbench_plugins.augmentations",

@@ -15,12 +15,12 @@ from typing import Any, Callable, Literal, Union, get_args, get_origin
 
 import torch
 
-from tcrbench.api import Augmented, Kind, ObjectiveOutput, PretrainBatch
+from tcrbench.plugins.protocols import Augmented, Kind, ObjectiveOutput, PretrainBatch
 from tcrbench.data.vocab import (
     AMINO_ACIDS, CLS, FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_NAMES, REGION_PEPTIDE,
     REGION_SPECIAL, SEP, UNK, VOCAB_SIZE, TokenBatch,
 )
-from tcrbench.params import param_specs
+from tcrbench.plugins.params import param_specs
 
 
 class ContractError(AssertionError):
@@ -260,7 +260,7 @@ def check_augmentation(aug: Any, label: str) -> None:
         if not _same(batch, before):
             raise _fail(label, "modified its input batch in place; return new tensors")
         if not isinstance(out, Augmented):
-            raise _fail(label, f"must return tcrbench.api.Augmented, got {type(out).__name__}")
+            raise _fail(label, f"must return tcrbench.plugins.protocols.Augmented, got {type(out).__name__}")
         new, changed = out.batch, out.changed
         for field in ("ids", "segments", "regions"):
             t = getattr(new, field)
@@ -370,7 +370,7 @@ def check_objective(obj: Any, label: str, encoder_factory: Any = None, augmentat
     except Exception as exc:
         raise _fail(label, f"failed on a tiny batch: {type(exc).__name__}: {exc}") from exc
     if not isinstance(out, ObjectiveOutput):
-        raise _fail(label, f"forward must return tcrbench.api.ObjectiveOutput, got {type(out).__name__}")
+        raise _fail(label, f"forward must return tcrbench.plugins.protocols.ObjectiveOutput, got {type(out).__name__}")
     loss = out.loss
     if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
         raise _fail(label, "loss must be a scalar tensor")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from tcrbench.errors import UsageError
-from tcrbench.params import coerce
+from tcrbench.plugins.params import coerce
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -225,7 +225,7 @@ def validate(cfg: RunConfig) -> None:
         if not ok:
             raise UsageError(message)
     if cfg.pairs is not None:
-        from tcrbench.grid import parse_pair
+        from tcrbench.run.grid import parse_pair
 
         if not cfg.pairs:
             raise UsageError("pairs must list at least one AUGMENTATION/OBJECTIVE pair (or be left out)")

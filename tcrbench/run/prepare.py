@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from tcrbench.api import Kind
-from tcrbench.config import RunConfig
+from tcrbench.plugins.protocols import Kind
+from tcrbench.run.config import RunConfig
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.errors import UsageError
 

@@ -6,9 +6,9 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from tcrbench.api import Kind
+from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
-from tcrbench.params import ParamSpec, build_params, param_specs, split_spec
+from tcrbench.plugins.params import ParamSpec, build_params, param_specs, split_spec
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Registry:
         if len(parts) > 1:
             if kind not in (Kind.AUGMENTATION, Kind.OBJECTIVE):
                 raise UsageError(f"{spec!r}: only augmentations and objectives compose with '+'")
-            from tcrbench.compose import compose_augmentations, compose_objectives
+            from tcrbench.plugins.compose import compose_augmentations, compose_objectives
 
             if kind is Kind.AUGMENTATION:
                 return compose_augmentations([self.create(kind, p) for p in parts], spec)
@@ -122,7 +122,7 @@ class Registry:
             for part in parts:
                 name, values = split_spec(part)
                 raw_weight = values.pop("weight", "1")
-                from tcrbench.params import coerce
+                from tcrbench.plugins.params import coerce
 
                 weights.append(coerce(raw_weight, float, f"objective {name!r}: parameter 'weight'"))
                 objectives.append(self.get(kind, name).create(values))

@@ -2,7 +2,7 @@
 
 Registration hooks receive a `register` callable and call it once per plugin class they provide. A plugin class
 is a dataclass (its fields are its typed parameters) with class attributes `name` and `description`, and the
-methods of its kind's protocol in `tcrbench.api`.
+methods of its kind's protocol in `tcrbench.plugins.protocols`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from tcrbench.api import MetricValue
+from tcrbench.plugins.protocols import MetricValue
 from tcrbench.errors import UsageError
 
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from tcrbench.api import Augmented, ObjectiveOutput, PretrainBatch
+from tcrbench.plugins.protocols import Augmented, ObjectiveOutput, PretrainBatch
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.errors import UsageError
 

@@ -18,12 +18,12 @@ import numpy as np
 import polars as pl
 import torch
 
-from tcrbench.api import Fold, Kind, PretrainBatch
-from tcrbench.config import RunConfig
-from tcrbench.environment import environment, versions
+from tcrbench.plugins.protocols import Fold, Kind, PretrainBatch
+from tcrbench.run.config import RunConfig
+from tcrbench.run.environment import environment, versions
 from tcrbench.executors import CellTask, SerialExecutor
-from tcrbench.grid import Configuration, plan
-from tcrbench.prepare import PreparedData, prepare
+from tcrbench.run.grid import Configuration, plan
+from tcrbench.run.prepare import PreparedData, prepare
 from tcrbench.results.atomic import atomic_path, write_text
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
@@ -159,7 +159,7 @@ class Runner:
 
     # ------------------------------------------------------------ the grid
     def cells(self) -> tuple[list[Cell], list[str], dict[int, bool]]:
-        from tcrbench.splits import fold_warnings
+        from tcrbench.data.splits import fold_warnings
 
         cells, warnings, redraws = [], [], {}
         ids = {id(c): c.config_id(self.cfg) for c in self.configs}
@@ -288,7 +288,7 @@ class Runner:
             n_train=len(cell.fold.train), n_test=len(cell.fold.test), sources=sources, versions=self.versions, **kw)
 
     def _evaluate(self, cell: Cell, protocol: str, train_scores: np.ndarray, test_scores: np.ndarray) -> tuple[dict[str, float], float]:
-        from tcrbench.evaluation import choose_threshold, evaluate
+        from tcrbench.run.evaluation import choose_threshold, evaluate
 
         frame = self.data.frame
         y_train = frame["label"].to_numpy()[cell.fold.train]
@@ -511,7 +511,7 @@ class Runner:
 
     def _metrics(self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray) -> tuple[dict[str, float], float]:
         """Metrics with a threshold chosen on the training fold, as `_evaluate`, without a predictions file."""
-        from tcrbench.evaluation import choose_threshold, evaluate
+        from tcrbench.run.evaluation import choose_threshold, evaluate
 
         frame = self.data.frame
         threshold = choose_threshold(frame["label"].to_numpy()[cell.fold.train], train_scores)
@@ -542,7 +542,7 @@ def expected_cost(conf: Any, protocols: tuple[str, ...]) -> int:
 def run(cfg: RunConfig, plugins: Any = None, executor: Any = None, **kw: Any) -> RunSummary:
     """Run (or resume) the grid of `cfg`; the library entry point behind `tcrbench run`."""
     if plugins is None:
-        from tcrbench.plugins import get_plugins
+        from tcrbench.plugins.loader import get_plugins
 
         plugins = get_plugins()
     return Runner(cfg, plugins, **kw).run(executor)

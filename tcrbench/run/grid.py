@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcrbench.api import Kind
-from tcrbench.config import RunConfig
+from tcrbench.plugins.protocols import Kind
+from tcrbench.run.config import RunConfig
 from tcrbench.errors import UsageError
-from tcrbench.params import param_values
+from tcrbench.plugins.params import param_values
 
 
 def describe(obj: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The plugin layer: hook specifications, protocols, typed parameters, the registry and the loader."""
