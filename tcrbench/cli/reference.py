@@ -1,0 +1,101 @@
+"""The command-line reference, generated from the typer app itself so that the docs cannot drift from the code.
+
+`python -m tcrbench.cli.reference > docs/cli-reference.md` rewrites the page; a test fails when the committed page
+differs from what the app would print, and the docs build runs the same generator.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from typing import Any
+
+
+HEADER = """# Command-line reference
+
+Generated from the `tcrbench` command itself (`python -m tcrbench.cli.reference > docs/cli-reference.md`); a
+test fails when this page and the code disagree. [The command-line guide](cli.md) shows the commands at work.
+"""
+
+
+# typer (0.2x) carries its own copy of click, so the command tree is read by duck typing, not isinstance.
+def _is_argument(param: Any) -> bool:
+    return getattr(param, "param_type_name", "") == "argument"
+
+
+def _option_name(param: Any) -> str:
+    if _is_argument(param):
+        return f"`{str(param.name).upper()}`"
+    names = [*param.opts, *getattr(param, "secondary_opts", [])]
+    return " / ".join(f"`{n}`" for n in names)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _default(param: Any) -> str:
+    if getattr(param, "is_flag", False):
+        return "on" if param.default else "off"
+    default = param.default
+    if default is None or default == () or callable(default):
+        return ""
+    if isinstance(default, (list, tuple)):
+        return ", ".join(f"`{v}`" for v in default)
+    return f"`{default}`"
+
+
+def _kind(param: Any) -> str:
+    if getattr(param, "is_flag", False):
+        return "flag"
+    kind = getattr(param, "type", None)
+    choices = getattr(kind, "choices", None)
+    if choices:
+        text = " \\| ".join(str(c) for c in choices)
+    else:
+        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+        if literal:
+            text = " \\| ".join(str(v) for v in literal)
+        else:
+            text = getattr(annotation, "__name__", "") if isinstance(annotation, type) else ""
+        if not text and getattr(param, "multiple", False):
+            text = "str"
+    return text + (" (repeatable)" if getattr(param, "multiple", False) else "")
+
+
+def _section(cmd: Any, path: list[str], out: list[str]) -> None:
+    if getattr(cmd, "hidden", False):
+        return
+    out.append(f"\n## `{' '.join(path)}`\n")
+    help_text = (cmd.help or getattr(cmd, "short_help", None) or "").strip()
+    if help_text:
+        out.append(_cell(help_text.split("\n\n")[0]) + "\n")
+    params = [p for p in cmd.params if not getattr(p, "hidden", False) and p.name != "help"]
+    if params:
+        out.append("| option | type | default | meaning |")
+        out.append("|---|---|---|---|")
+        for p in params:
+            out.append(f"| {_option_name(p)} | {_kind(p)} | {_default(p)} | {_cell(getattr(p, 'help', None) or '')} |")
+    for name in sorted(getattr(cmd, "commands", {}) or {}):
+        _section(cmd.commands[name], [*path, name], out)
+
+
+def reference(app: Any | None = None) -> str:
+    """The Markdown reference of every command and option of `app` (the tcrbench app by default)."""
+    import typer
+
+    if app is None:
+        from tcrbench.cli.main import app
+    root = typer.main.get_command(app)
+    out = [HEADER]
+    _section(root, ["tcrbench"], out)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main() -> None:
+    sys.stdout.write(reference())
+
+
+if __name__ == "__main__":
+    main()
