@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 
 from tcrbench.errors import UsageError
 
+if TYPE_CHECKING:
+    from tcrbench.report.model import Leaderboard
+
 
 def _check_options(confidence: float, margin: float, min_positives: int, resolution: Optional[float]) -> None:
+    """Bad option values as one-line usage errors before any folder is read."""
     if not 0.0 < confidence < 1.0:
         raise UsageError(f"--confidence {confidence}: must lie strictly between 0 and 1")
     if margin < 0:
@@ -22,13 +26,14 @@ def _check_options(confidence: float, margin: float, min_positives: int, resolut
         raise UsageError(f"--resolution {resolution}: must be positive")
 
 
-def _finish(board: object, out: Path, console: Console, quiet: bool) -> None:
-    from tcrbench.report.board import render_console
+def _finish(board: Leaderboard, out: Path, console: Console, quiet: bool) -> None:
+    """Hand the board to every reporter, print it, and exit 1 when a reporter failed (the others still wrote)."""
+    from tcrbench.report.console import render_console
     from tcrbench.report.writers import write_reports
 
-    written = write_reports(board, out)  # type: ignore[arg-type]
+    written = write_reports(board, out)
     if not quiet:
-        render_console(board, console)  # type: ignore[arg-type]
+        render_console(board, console)
     for path in written.paths:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     for name, message in written.errors:
@@ -38,6 +43,7 @@ def _finish(board: object, out: Path, console: Console, quiet: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `report` and `leaderboard` to the CLI."""
     @app.command("report")
     def report_command(
         run_dir: Path = typer.Argument(..., help="A run folder written by `tcrbench run`."),
@@ -59,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("leaderboard")
     def leaderboard_command(
-        run_dirs: List[Path] = typer.Argument(..., help="Run folders to merge, one per dataset."),
+        run_dirs: list[Path] = typer.Argument(..., help="Run folders to merge, one per dataset."),
         out: Path = typer.Option(Path("leaderboard"), "--out", help="Folder for the merged leaderboard files."),
         metric: Optional[str] = typer.Option(None, "--metric", help="Metric to rank by (default: the first run's primary metric)."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the Nemenyi critical difference."),
@@ -72,6 +78,7 @@ def register(app: typer.Typer) -> None:
         """Merge runs (one per dataset) into one board ranked with Friedman and Nemenyi, with a CD diagram."""
         from tcrbench.report.board import default_metric, load_board
         from tcrbench.report.merge import merge_boards
+        from tcrbench.results.folder import RunFolder
 
         _check_options(confidence, shortcut_margin, min_positives, resolution)
         if not 0.0 < alpha < 1.0:
@@ -82,7 +89,8 @@ def register(app: typer.Typer) -> None:
             if resolved in seen:
                 raise UsageError(f"{d}: given twice (also as {seen[resolved]})")
             seen[resolved] = d
-        chosen = metric or default_metric(run_dirs[0])
-        boards = [load_board(d, chosen, confidence=confidence, resolution=resolution,
-                             shortcut_margin=shortcut_margin, min_positives=min_positives) for d in run_dirs]
+        folders = [RunFolder(d) for d in run_dirs]  # each config.toml is read once, here or by load_board
+        chosen = metric or default_metric(folders[0])
+        boards = [load_board(f, chosen, confidence=confidence, resolution=resolution,
+                             shortcut_margin=shortcut_margin, min_positives=min_positives) for f in folders]
         _finish(merge_boards(boards, alpha=alpha), out, Console(width=200), quiet)

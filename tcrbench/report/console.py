@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from tcrbench.report import format as fmt
-from tcrbench.report.board import Leaderboard
+from tcrbench.report.model import Leaderboard
+
 
 def _banners(board: Leaderboard, console: Console) -> None:
     for b in board.banners:
@@ -66,7 +67,8 @@ def _ranking(board: Leaderboard, console: Console) -> None:
                       f"Nemenyi CD = {fmt.num(r.cd, 2)} (alpha = {r.alpha:g})")
 
 
-def render(board: Leaderboard, console: Console) -> None:
+def render_console(board: Leaderboard, console: Console) -> None:
+    """Print the board to a terminal: banners first, then the table (or the ranking and each dataset's), failures."""
     _banners(board, console)
     if board.kind == "merged" and board.ranking is not None:
         _ranking(board, console)

@@ -39,31 +39,35 @@ def pval(p: float | None) -> str:
 
 
 def mean_sd(mean: float | None, sd: float | None) -> str:
+    """"mean ± sd", or the mean alone where one score gives no sd."""
     if not _finite(mean):
         return MISSING
     return f"{num(mean)} ± {num(sd)}" if _finite(sd) else num(mean)
 
 
-def ci(row: "BoardRow") -> str:
+def ci(row: BoardRow) -> str:
+    """The difference from the reference with its corrected interval, signed so a loss reads as one."""
     if not _finite(row.diff):
         return MISSING
     return f"{num(row.diff, signed=True)} [{num(row.ci_low, signed=True)}, {num(row.ci_high, signed=True)}]"
 
 
-def wtl(row: "BoardRow") -> str:
+def wtl(row: BoardRow) -> str:
+    """Wins/ties/losses against the reference."""
     if row.wins is None:
         return MISSING
     return f"{row.wins}/{row.ties}/{row.losses}"
 
 
-def folds_seeds(row: "BoardRow") -> str:
+def folds_seeds(row: BoardRow) -> str:
+    """The row's cells as folds × seeds, with how many failed."""
     text = f"{row.n_folds} × {row.n_seeds}"
     if row.n_failed:
         text += f" ({row.n_failed} failed)"
     return text
 
 
-def configuration(row: "BoardRow") -> str:
+def configuration(row: BoardRow) -> str:
     """The label with its role: the supervised reference of its protocol is the row every diff is taken from."""
     return f"{row.label} (reference)" if row.is_reference else row.label
 
@@ -74,13 +78,14 @@ HEADERS = ("#", "configuration", "protocol", "labels", "{metric} mean ± sd", "m
            "diff [{pct}% CI]", "t", "df", "p", "Holm p", "d_z", "W/T/L", "folds × seeds", "flags")
 
 
-def headers(board: "Leaderboard") -> list[str]:
+def headers(board: Leaderboard) -> list[str]:
+    """:data:`HEADERS` with the board's metric and confidence filled in."""
     pct = f"{board.meta.confidence * 100:g}"
     metric = "AUROC (pooled)" if board.metric == "auroc" else board.metric
     return [h.format(metric=metric, pct=pct) for h in HEADERS]
 
 
-def cells(row: "BoardRow") -> list[str]:
+def cells(row: BoardRow) -> list[str]:
     """One table row as text, in the order of :data:`HEADERS`."""
     if row.status == "failed":
         score = "failed"

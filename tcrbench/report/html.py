@@ -12,12 +12,14 @@ from collections.abc import Iterable, Sequence
 
 from tcrbench import __version__
 from tcrbench.report import format as fmt
-from tcrbench.report.board import BoardRow, Leaderboard
-from tcrbench.report.dynamics import curve_plot, summary_lines, table_rows
-from tcrbench.report.published import caption, published_lines, score_text
-from tcrbench.report.dynamics import headers as dynamics_headers
+from tcrbench.report.dynamics.plot import curve_plot
+from tcrbench.report.dynamics.text import headers as dynamics_headers
+from tcrbench.report.dynamics.text import summary_lines, table_rows
+from tcrbench.report.figure import Plot
 from tcrbench.report.merge import Ranking
-from tcrbench.report.plots import Plot, board_plots
+from tcrbench.report.model import BoardRow, Leaderboard
+from tcrbench.report.plots import board_plots
+from tcrbench.report.published import caption, published_lines, score_text
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 

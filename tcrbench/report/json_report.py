@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 from tcrbench import __version__
-from tcrbench.report.board import BoardRow, Leaderboard
-from tcrbench.report.dynamics import section_to_dict
-from tcrbench.report.published import published_to_dict
+from tcrbench.report.dynamics.model import DynamicsSection
 from tcrbench.report.merge import Ranking
+from tcrbench.report.model import BoardRow, Leaderboard
+from tcrbench.report.published import published_lines
 from tcrbench.stats import json_safe
 
 SCHEMA = "tcrbench-leaderboard"
@@ -28,6 +28,7 @@ _ROW_FIELDS = ("key", "label", "protocol", "arm", "augmentation", "objective", "
 
 
 def row_to_dict(row: BoardRow) -> dict[str, Any]:
+    """One board row; its statistics come from ``row.comparison`` (null where the row has no test)."""
     values = {f: getattr(row, f, None) for f in _ROW_FIELDS}
     values["status"] = row.status
     values["macro_auroc"], values["macro_auroc_sd"] = row.macro_mean, row.macro_sd
@@ -50,6 +51,37 @@ def _per_peptide(board: Leaderboard) -> dict[str, Any] | None:
         "configurations": [{"key": k, "auroc": list(a), "n_cells": list(c)}
                            for k, a, c in zip(t.keys, t.auroc, t.n_cells)],
     }
+
+
+def dynamics_to_dict(section: DynamicsSection) -> dict[str, Any]:
+    """The training-dynamics section as plain values."""
+    return {
+        "metric": section.metric, "confidence": section.confidence, "rule": section.rule,
+        "warning": section.warning,
+        "curves": [{
+            "label": c.label, "protocol": c.protocol, "reference": c.reference, "baseline_mean": c.baseline_mean,
+            "baseline_ci": list(c.baseline_ci),
+            "plateau": None if c.plateau is None else {
+                "step": c.plateau.step, "level": c.plateau.level, "half_width": c.plateau.half_width,
+                "reached": c.plateau.reached},
+            "loss_converged_step": c.loss_converged_step, "loss_converged_at_plateau": c.loss_converged_at_plateau,
+            "best_step": c.best_step,
+            "points": [{"step": p.step, "n_cells": p.n_cells, "n_failed": p.n_failed, "mean": p.mean,
+                        "ci_low": p.ci_low, "ci_high": p.ci_high, "gain": p.gain, "gain_se": p.gain_se,
+                        "gain_ci_low": p.gain_ci_low, "gain_ci_high": p.gain_ci_high, "loss": p.loss}
+                       for p in c.points],
+        } for c in section.curves],
+    }
+
+
+def published_to_dict(board: Leaderboard) -> dict[str, Any] | None:
+    """The published results and the ranked list (None when the run's config has no [published] table)."""
+    pub = board.published
+    if pub is None:
+        return None
+    return {"metric": pub.metric, "source": pub.source, "note": pub.note, "results": dict(pub.results),
+            "ranked": [{"method": x.method, "source": x.source, "score": x.score, "sd": x.sd, "shortcut": x.shortcut}
+                       for x in published_lines(board)]}
 
 
 def _common(board: Leaderboard) -> dict[str, Any]:
@@ -81,7 +113,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
         "references": dict(m.references),
         "rows": [row_to_dict(r) for r in board.rows],
         "per_peptide": _per_peptide(board),
-        "dynamics": section_to_dict(board.dynamics) if board.dynamics is not None else None,
+        "dynamics": dynamics_to_dict(board.dynamics) if board.dynamics is not None else None,
         "published": published_to_dict(board),
     })
     return out
@@ -116,4 +148,5 @@ def board_to_dict(board: Leaderboard) -> dict[str, Any]:
 
 
 def render_json(board: Leaderboard) -> str:
+    """leaderboard.json's text: strict JSON (no NaN), indented, UTF-8 kept readable."""
     return json.dumps(board_to_dict(board), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -6,10 +6,10 @@ import unicodedata
 from collections.abc import Sequence
 
 from tcrbench.report import format as fmt
-from tcrbench.report.board import Leaderboard
-from tcrbench.report.dynamics import headers as dynamics_headers
-from tcrbench.report.dynamics import summary_lines, table_rows
+from tcrbench.report.dynamics.text import headers as dynamics_headers
+from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
+from tcrbench.report.model import Leaderboard
 from tcrbench.report.published import caption, published_lines, score_text
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})

@@ -75,6 +75,7 @@ def _cliques(keys: Sequence[str], mean_ranks: Sequence[float], cd: float) -> tup
 
 
 def rank_methods(boards: Sequence[Leaderboard], *, alpha: float = 0.05) -> Ranking:
+    """Methods ranked within each dataset by mean score, then by mean rank, with Friedman and Nemenyi on top."""
     datasets = tuple(dataset_name(b) for b in boards)
     seen: dict[str, BoardRow] = {}
     for b in boards:

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tcrbench.run.config import Published
-    from tcrbench.report.dynamics import DynamicsSection
+    from tcrbench.report.dynamics.model import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable
+    from tcrbench.run.config import Published
+    from tcrbench.stats.compare import MethodComparison
 
 #: Flags the board adds to the statistics' own (tcrbench.stats.flags).
 FAILED_CELLS = "failed_cells"
@@ -20,6 +21,8 @@ ALL_FAILED = "all_failed"
 NOT_COMPARED = "not_compared"
 NO_REFERENCE = "no_reference"
 MIXED_REDRAW = "mixed_redraw"
+#: Board flags shown before the test's own: a reader must see first that cells are missing.
+_LEADING_FLAGS = (ALL_FAILED, FAILED_CELLS)
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,13 @@ class CellScore:
 
 @dataclass(frozen=True)
 class BoardRow:
-    """One configuration under one protocol. Statistics are None where there is nothing to compare
-    (the reference itself, a configuration whose cells all failed, or fewer than two pairs)."""
+    """One configuration under one protocol: its own cells and scores, and its test against the reference.
+
+    The statistics live in one place, ``comparison`` (a :class:`tcrbench.stats.MethodComparison`, with ``p_holm``
+    and ``p_bh`` adjusted across the whole board); the properties below read them from there. ``comparison`` is
+    None where there is nothing to compare (the reference itself, a configuration whose cells all failed, or
+    fewer than two pairs). ``board_flags`` are the flags the board adds; ``flags`` merges them with the test's.
+    """
 
     key: str
     label: str
@@ -63,21 +71,8 @@ class BoardRow:
     n_failed: int
     cells: tuple[CellScore, ...]
     rank: int | None = None
-    diff: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    t: float | None = None
-    df: int | None = None
-    p: float | None = None
-    p_holm: float | None = None
-    p_bh: float | None = None
-    d_z: float | None = None
-    wins: int | None = None
-    ties: int | None = None
-    losses: int | None = None
-    n_pairs: int | None = None
-    test_train_ratio: float | None = None
-    flags: tuple[str, ...] = ()
+    comparison: MethodComparison | None = None
+    board_flags: tuple[str, ...] = ()
     note: str = ""
     pretrain_loss: float | None = None
 
@@ -89,6 +84,86 @@ class BoardRow:
         if not math.isfinite(self.mean):
             return "failed"
         return "partial" if self.n_failed else "ok"
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Failed-cell flags first, then the test's own, then the board's other flags (each once)."""
+        lead = [f for f in self.board_flags if f in _LEADING_FLAGS]
+        rest = [f for f in self.board_flags if f not in _LEADING_FLAGS]
+        own = self.comparison.flags if self.comparison is not None else ()
+        return tuple(dict.fromkeys([*lead, *own, *rest]))
+
+    # The test's numbers, read from ``comparison`` (None without one), so renderers need not know where they live.
+    @property
+    def diff(self) -> float | None:
+        """mean(configuration - reference) over the pairs the test used, in the metric's units."""
+        return self.comparison.diff if self.comparison is not None else None
+
+    @property
+    def ci_low(self) -> float | None:
+        """Lower end of the corrected confidence interval of ``diff``."""
+        return self.comparison.ci_low if self.comparison is not None else None
+
+    @property
+    def ci_high(self) -> float | None:
+        """Upper end of the corrected confidence interval of ``diff``."""
+        return self.comparison.ci_high if self.comparison is not None else None
+
+    @property
+    def t(self) -> float | None:
+        """The corrected t statistic (infinite when every difference is the same non-zero number)."""
+        return self.comparison.t if self.comparison is not None else None
+
+    @property
+    def df(self) -> int | None:
+        """Degrees of freedom of the corrected test: pairs - 1."""
+        return self.comparison.df if self.comparison is not None else None
+
+    @property
+    def p(self) -> float | None:
+        """Two-sided p of the corrected test, before any correction."""
+        return self.comparison.p if self.comparison is not None else None
+
+    @property
+    def p_holm(self) -> float | None:
+        """p adjusted by Holm across every comparison on the board: the one to read."""
+        return self.comparison.p_holm if self.comparison is not None else None
+
+    @property
+    def p_bh(self) -> float | None:
+        """p adjusted by Benjamini–Hochberg across every comparison on the board."""
+        return self.comparison.p_bh if self.comparison is not None else None
+
+    @property
+    def d_z(self) -> float | None:
+        """Mean difference over its standard deviation; unlike t it does not grow with more folds."""
+        return self.comparison.d_z if self.comparison is not None else None
+
+    @property
+    def wins(self) -> int | None:
+        """Cells the configuration wins against the reference."""
+        return self.comparison.wins if self.comparison is not None else None
+
+    @property
+    def ties(self) -> int | None:
+        """Cells tied with the reference (after rounding to the resolution)."""
+        return self.comparison.ties if self.comparison is not None else None
+
+    @property
+    def losses(self) -> int | None:
+        """Cells the configuration loses against the reference."""
+        return self.comparison.losses if self.comparison is not None else None
+
+    @property
+    def n_pairs(self) -> int | None:
+        """Pairs the test used (per-fold means, or every (seed, fold) cell when seeds redraw the folds)."""
+        return self.comparison.n_pairs if self.comparison is not None else None
+
+    @property
+    def test_train_ratio(self) -> float | None:
+        """n_test/n_train the corrected test used for this row."""
+        test = self.comparison.corrected if self.comparison is not None else None
+        return test.test_train_ratio if test is not None else None
 
 
 @dataclass(frozen=True)
@@ -102,6 +177,8 @@ class Banner:
 
 @dataclass(frozen=True)
 class FailedCell:
+    """A cell that failed: listed under Failures with its reason, left out of every statistic."""
+
     key: str
     label: str
     protocol: str
@@ -149,20 +226,22 @@ class Leaderboard:
     banners: tuple[Banner, ...]
     failures: tuple[FailedCell, ...]
     meta: BoardMeta
-    per_peptide: "PeptideTable | None" = None
+    per_peptide: PeptideTable | None = None
     kind: str = "run"
-    ranking: "Ranking | None" = None
-    datasets: tuple["Leaderboard", ...] = ()
-    dynamics: "DynamicsSection | None" = None  # score against pretraining step (runs with --eval-every)
-    published: "Published | None" = None  # others' scores on the same benchmark (a suite's [published] table)
+    ranking: Ranking | None = None
+    datasets: tuple[Leaderboard, ...] = ()
+    dynamics: DynamicsSection | None = None  # score against pretraining step (runs with --eval-every)
+    published: Published | None = None  # others' scores on the same benchmark (a suite's [published] table)
 
     def row(self, key: str) -> BoardRow:
+        """The row with identity ``key`` ("label [protocol]"); KeyError when there is none."""
         for r in self.rows:
             if r.key == key:
                 return r
         raise KeyError(key)
 
     def find(self, label: str, protocol: str) -> BoardRow:
+        """The row of a configuration under a protocol."""
         return self.row(row_key(label, protocol))
 
     def compared(self) -> list[BoardRow]:

@@ -77,7 +77,7 @@ def _read(path: Path) -> pl.DataFrame | None:
     return frame.filter(pl.col("score").is_finite() & pl.col("label").is_not_null() & pl.col("peptide").is_not_null())
 
 
-def peptide_table(rows: Sequence["BoardRow"], predictions_dir: Path, *, min_positives: int = 5) -> PeptideTable | None:
+def peptide_table(rows: Sequence[BoardRow], predictions_dir: Path, *, min_positives: int = 5) -> PeptideTable | None:
     """The table for every configuration with readable predictions; None when there are none at all."""
     if min_positives < 1:
         from tcrbench.errors import UsageError

@@ -1,65 +1,34 @@
-"""The board's plots as PNG bytes, ready to inline in HTML: few, small (dpi 100), and from the board alone.
-
-Figures are built with matplotlib's object API on the Agg canvas, never pyplot, so no global figure state
-or backend switch leaks into the caller (a notebook, a test, the runner).
-"""
+"""The board's plots as PNG bytes, ready to inline in HTML: few, small (dpi 100), and from the board alone."""
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from tcrbench.report.board import BoardRow, Leaderboard
+from tcrbench.report.figure import Plot, label_text, to_png
 from tcrbench.report.merge import Ranking
+from tcrbench.report.model import BoardRow, Leaderboard
 
-DPI = 100
+__all__ = ["Plot", "board_plots", "cd_diagram", "forest", "paired_lines", "peptide_heatmap"]
+
 MAX_PEPTIDES = 30
-MAX_LABEL = 42
 UP, DOWN, FLAT = "#1b7837", "#b2182b", "#777777"
 ARM_COLOURS = {"pretrained": "#2166ac", "supervised": "#444444", "baseline": "#e08214"}
 SHORTCUT_COLOUR = "#999999"
 
 
-@dataclass(frozen=True)
-class Plot:
-    """One image: what it shows (``title``, ``caption``) and the PNG itself."""
-
-    name: str
-    title: str
-    caption: str
-    png: bytes
-
-    @property
-    def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-
-def _text(s: str, limit: int = MAX_LABEL) -> str:
-    """A label as literal text: '$' would start matplotlib mathtext; long labels are shortened."""
-    s = " ".join(str(s).split())
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s.replace("$", r"\$")
-
-
-def _png(fig: Figure) -> bytes:
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
-
-
 def _tag(row: BoardRow) -> str:
     rank = f"#{row.rank} " if row.rank is not None else ""
-    return _text(f"{rank}{row.label}", 34) + f" [{_text(row.protocol, 12)}]"
+    return label_text(f"{rank}{row.label}", 34) + f" [{label_text(row.protocol, 12)}]"
+
+
+def _finite_or(x: float | None, default: float) -> float:
+    """``x`` where it is a finite number, else ``default`` (an interval end the test could not give)."""
+    return x if x is not None and math.isfinite(x) else default
 
 
 def _colour(row: BoardRow) -> str:
@@ -83,12 +52,12 @@ def paired_lines(board: Leaderboard) -> Plot | None:
             ax.plot([i - 0.28, i + 0.28], [base, cell.score], color=colour, lw=1.2, alpha=0.8, marker="o", ms=3)
     ax.set_xticks(range(len(rows)), [_tag(r) for r in rows], rotation=35, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    ax.set_ylabel(_text(board.metric))
+    ax.set_ylabel(label_text(board.metric))
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Per fold: supervised reference (left end) → configuration (right end)", fontsize=10)
     caption = ("One line per (fold, seed) cell, from the score of the supervised arm the row is compared with to the "
                "configuration's score on the same cell; green: the configuration wins the cell, red: it loses.")
-    return Plot("paired_lines", "Paired per-fold scores", caption, _png(fig))
+    return Plot("paired_lines", "Paired per-fold scores", caption, to_png(fig))
 
 
 def forest(board: Leaderboard) -> Plot | None:
@@ -99,22 +68,22 @@ def forest(board: Leaderboard) -> Plot | None:
     fig = Figure(figsize=(8.0, 1.2 + 0.38 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     for y, row in enumerate(rows):
-        low = row.ci_low if row.ci_low is not None and math.isfinite(row.ci_low) else row.diff
-        high = row.ci_high if row.ci_high is not None and math.isfinite(row.ci_high) else row.diff
+        diff = _finite_or(row.diff, math.nan)
+        low, high = _finite_or(row.ci_low, diff), _finite_or(row.ci_high, diff)
         colour = _colour(row)
         ax.plot([low, high], [y, y], color=colour, lw=2)
         significant = row.p_holm is not None and row.p_holm < 0.05
-        ax.plot([row.diff], [y], marker="o", ms=7, color=colour, mfc=colour if significant else "white", mew=1.5)
+        ax.plot([diff], [y], marker="o", ms=7, color=colour, mfc=colour if significant else "white", mew=1.5)
     ax.axvline(0.0, color="#333333", lw=1, ls="--")
     ax.set_yticks(range(len(rows)), [_tag(r) for r in rows], fontsize=8)
     ax.invert_yaxis()
     pct = f"{board.meta.confidence * 100:g}"
-    ax.set_xlabel(f"difference in {_text(board.metric)} from the supervised reference ({pct}% corrected CI)")
+    ax.set_xlabel(f"difference in {label_text(board.metric)} from the supervised reference ({pct}% corrected CI)")
     ax.grid(axis="x", alpha=0.3)
     caption = (f"Mean difference from the supervised arm with its corrected {pct}% interval (Nadeau–Bengio). "
                "An interval crossing the dashed line at 0 is not shown to differ. Filled: Holm p < 0.05. "
                "Blue: pretrained, orange: baselines, grey: shortcut baselines.")
-    return Plot("forest", "Differences from the supervised arm", caption, _png(fig))
+    return Plot("forest", "Differences from the supervised arm", caption, to_png(fig))
 
 
 def peptide_heatmap(board: Leaderboard, max_peptides: int = MAX_PEPTIDES) -> Plot | None:
@@ -131,7 +100,7 @@ def peptide_heatmap(board: Leaderboard, max_peptides: int = MAX_PEPTIDES) -> Plo
     image = ax.imshow(masked, cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.5, vmin=0.0, vmax=1.0), aspect="auto")
     ax.set_facecolor("#dddddd")
     ax.set_yticks(range(len(rows)), [_tag(r) for r in rows], fontsize=8)
-    ax.set_xticks(range(n), [_text(f"{p} ({k})", 24) for p, k in zip(table.peptides[:n], table.n_positives[:n])],
+    ax.set_xticks(range(n), [label_text(f"{p} ({k})", 24) for p, k in zip(table.peptides[:n], table.n_positives[:n])],
                   rotation=90, fontsize=7)
     if values.size <= 400:
         for (i, j), v in np.ndenumerate(values):
@@ -142,7 +111,7 @@ def peptide_heatmap(board: Leaderboard, max_peptides: int = MAX_PEPTIDES) -> Plo
     more = f" (the {n} with most positives of {len(table.peptides)})" if n < len(table.peptides) else ""
     caption = (f"AUROC per peptide{more}; in brackets its positives in the test folds. {table.how}. "
                "Grey: no fold had enough positives.")
-    return Plot("peptide_heatmap", "Per-peptide AUROC", caption, _png(fig))
+    return Plot("peptide_heatmap", "Per-peptide AUROC", caption, to_png(fig))
 
 
 def cd_diagram(ranking: Ranking) -> Plot | None:
@@ -171,7 +140,7 @@ def cd_diagram(ranking: Ranking) -> Plot | None:
         level = -(pos + 1) if left else -(k - pos)
         x_end = 0.5 - 0.05 * k if left else k + 0.5 + 0.05 * k
         ax.plot([ranks[i], ranks[i], x_end], [0, level * 0.5 - 0.1, level * 0.5 - 0.1], color="#444444", lw=0.8)
-        ax.text(x_end, level * 0.5 - 0.1, f" {_text(names[i], 34)} ({ranks[i]:.2f}) ", fontsize=8, va="center",
+        ax.text(x_end, level * 0.5 - 0.1, f" {label_text(names[i], 34)} ({ranks[i]:.2f}) ", fontsize=8, va="center",
                 ha="right" if left else "left")
     for j, clique in enumerate(ranking.cliques):
         members = [ranks[names.index(m)] for m in clique]
@@ -179,7 +148,7 @@ def cd_diagram(ranking: Ranking) -> Plot | None:
         ax.plot([min(members) - 0.03, max(members) + 0.03], [y, y], color="#2166ac", lw=3, solid_capstyle="round")
     caption = (f"Mean rank of each method over {len(ranking.datasets)} datasets (1 = best). Methods joined by a blue "
                f"bar differ by less than the Nemenyi critical difference (alpha = {ranking.alpha:g}): not shown to differ.")
-    return Plot("cd_diagram", "Critical-difference diagram", caption, _png(fig))
+    return Plot("cd_diagram", "Critical-difference diagram", caption, to_png(fig))
 
 
 def board_plots(board: Leaderboard) -> list[Plot]:

@@ -7,16 +7,18 @@ says what differs (`note`), and why they are listed in their own table, never in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tcrbench.run.config import Published
     from tcrbench.report.model import Leaderboard
 
 
 @dataclass(frozen=True)
 class PublishedLine:
+    """One line of the published-results table: a published score, or one of this run's rows beside them."""
+
     method: str
     source: str  # "published" or "this run"
     score: float
@@ -24,7 +26,7 @@ class PublishedLine:
     shortcut: bool = False
 
 
-def published_lines(board: "Leaderboard") -> list[PublishedLine]:
+def published_lines(board: Leaderboard) -> list[PublishedLine]:
     """Published scores and, when the board ranks by the same metric, this run's rows, best first."""
     pub = board.published
     if pub is None:
@@ -36,12 +38,13 @@ def published_lines(board: "Leaderboard") -> list[PublishedLine]:
     return sorted(lines, key=lambda x: -x.score if board.meta.higher_is_better else x.score)
 
 
-def score_text(line: PublishedLine, num: "Callable[[float | None], str]") -> str:
+def score_text(line: PublishedLine, num: Callable[[float | None], str]) -> str:
     """The score, with this run's sd beside it where there is one (published scores have none)."""
     return num(line.score) + (f" ± {num(line.sd)}" if line.sd is not None and line.sd == line.sd else "")
 
 
-def caption(board: "Leaderboard") -> str:
+def caption(board: Leaderboard) -> str:
+    """What the published table is and is not: others' numbers, not re-run, with the suite's note on what differs."""
     pub = board.published
     if pub is None:
         return ""
@@ -52,29 +55,3 @@ def caption(board: "Leaderboard") -> str:
         text += (f". This board ranks by {board.metric}; `tcrbench report --metric {pub.metric}` puts this run's "
                  "rows beside them")
     return text + "." + (f" {pub.note}" if pub.note else "")
-
-
-def published_to_dict(board: "Leaderboard") -> dict[str, Any] | None:
-    pub: Published | None = board.published
-    if pub is None:
-        return None
-    return {"metric": pub.metric, "source": pub.source, "note": pub.note, "results": dict(pub.results),
-            "ranked": [{"method": x.method, "source": x.source, "score": x.score, "sd": x.sd, "shortcut": x.shortcut}
-                       for x in published_lines(board)]}
-
-
-def read_published(run_dir: Any) -> "Published | None":
-    """The [published] table of a run folder's config.toml, if any."""
-    import tomllib
-    from pathlib import Path
-
-    from tcrbench.run.config import parse_published
-
-    path = Path(run_dir) / "config.toml"
-    if not path.is_file():
-        return None
-    try:
-        raw = tomllib.loads(path.read_text()).get("published")
-    except tomllib.TOMLDecodeError:
-        return None
-    return None if raw is None else parse_published(raw, str(path))

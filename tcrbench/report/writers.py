@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
-from tcrbench.report.board import Leaderboard
+from tcrbench.report.model import Leaderboard
 
 
 @dataclass
@@ -20,7 +19,13 @@ class Written:
 
 
 def write_reports(board: Leaderboard, out_dir: str | Path, plugins: Any = None) -> Written:
-    """Run every reporter registered with the plugin manager (the built-ins: markdown, html, json)."""
+    """Run every reporter registered with the plugin manager (the built-ins: markdown, html, json).
+
+    The plugin layer (which imports torch) loads here, not when this module is imported: a board can be
+    built and rendered without it.
+    """
+    from tcrbench.plugins.protocols import Kind
+
     if plugins is None:
         from tcrbench.plugins.loader import get_plugins
 

@@ -9,15 +9,15 @@ per-fold metric values, for exact statistics.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
-
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
-
 from tcrbench.errors import UsageError
 from tcrbench.report.board import build_board, load_board, row_key
 from tcrbench.report.peptides import grouped_auroc
@@ -281,7 +280,7 @@ def test_any_pattern_of_failures_gives_a_consistent_board(make_rows, data, n_see
     ranked = [r.rank for r in board.rows if r.rank is not None]
     assert ranked == list(range(1, len(ranked) + 1))
     for r in board.rows:
-        finished = [v for v in sum(values[(r.label, r.protocol)], []) if v is not None]
+        finished = [v for seed in values[(r.label, r.protocol)] for v in seed if v is not None]
         assert r.n_scores == len(finished)
         assert (r.status == "failed") == (not finished)
         if r.diff is not None:

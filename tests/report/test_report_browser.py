@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tcrbench.report.board import load_board
 from tcrbench.report.merge import merge_boards
+
 from tcrbench_plugins.reporters import HtmlReporter
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -144,6 +144,6 @@ def test_merged_leaderboard_html_loads_cleanly(browser, tmp_path, make_run, spec
     [html_file] = HtmlReporter().write(merge_boards(boards), tmp_path / "merged")
     page = browser.open(html_file)
     assert page["log"] == [] and _external(page["requests"]) == []
-    assert [alt for *_, alt in page["images"]][0] == "Critical-difference diagram"
+    assert next(alt for *_, alt in page["images"]) == "Critical-difference diagram"
     assert all(complete and width > 0 for complete, width, _, _ in page["images"])
     assert [name for name, _ in page["tables"]].count("board") == 2 and page["tables"][0][0] == "ranking"

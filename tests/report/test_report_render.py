@@ -14,7 +14,6 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 from rich.console import Console
-
 from tcrbench.errors import UsageError
 from tcrbench.report.board import build_board, load_board, render_console
 from tcrbench.report.html import render_html
@@ -39,7 +38,7 @@ def page(board) -> str:
     return render_html(board)
 
 
-def _parse(page: str) -> "_Collector":
+def _parse(page: str) -> _Collector:
     parser = _Collector()
     parser.feed(page)
     return parser
@@ -215,7 +214,7 @@ def test_merged_reports_have_the_ranking_the_cd_diagram_and_each_dataset(merged)
     assert "## Ranking across datasets" in text and "Friedman chi²" in text
     assert text.count("## Dataset: ") == 3
     parser = _parse(render_html(merged))
-    assert [a.get("class") for t, a in parser.tags if t == "figure"][0] == "plot cd_diagram"
+    assert next(a.get("class") for t, a in parser.tags if t == "figure") == "plot cd_diagram"
     assert [a.get("class") for t, a in parser.tags if t == "table"].count("board") == 3
     doc = _strict(render_json(merged))
     assert doc["kind"] == "merged" and doc["datasets"] == ["dataset A", "dataset B", "dataset C"]
