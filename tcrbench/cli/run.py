@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import typer
 
-from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 from tcrbench.errors import UsageError
+from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 
 _BUDGET = {
     "pretrain_epochs", "pretrain_steps", "pretrain_batch", "pretrain_chunk", "pretrain_lr", "finetune_epochs",
@@ -17,6 +17,7 @@ _BUDGET = {
 
 
 def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
+    """The run's configuration: the --config file (or the defaults), then every option given on the command line."""
     cfg = load_config_file(config) if config is not None else RunConfig()
     settings: dict[str, Any] = {k: v for k, v in given.items() if v is not None and k not in _BUDGET}
     budget = {k: v for k, v in given.items() if v is not None and k in _BUDGET}
@@ -28,6 +29,7 @@ def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tcrbench run` to `app`; `tcrbench.cli.main` mounts each command module this way."""
     @app.command("run")
     def run_command(
         config: Optional[Path] = typer.Option(None, "--config", help="TOML grid; command-line options override it."),
@@ -37,19 +39,19 @@ def register(app: typer.Typer) -> None:
         cdr3: Optional[str] = typer.Option(None, "--cdr3", help="keep, or strip the conserved C...F/W ends."),
         drop_duplicates: Optional[bool] = typer.Option(None, "--drop-duplicates/--keep-duplicates", help="Drop repeated (peptide, TCR) rows."),
         subsample: Optional[int] = typer.Option(None, "--subsample", help="Stratified subsample of N rows (bounded CPU runs)."),
-        aug: Optional[List[str]] = typer.Option(None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."),
-        objective: Optional[List[str]] = typer.Option(None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."),
-        pair: Optional[List[str]] = typer.Option(None, "--pair", help="AUG/OBJECTIVE pair instead of --aug x --objective, repeatable: mask1/ntxent, identity/mlm."),
+        aug: Optional[list[str]] = typer.Option(None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."),
+        objective: Optional[list[str]] = typer.Option(None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."),
+        pair: Optional[list[str]] = typer.Option(None, "--pair", help="AUG/OBJECTIVE pair instead of --aug x --objective, repeatable: mask1/ntxent, identity/mlm."),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder: transformer:size=small, cnn, ..."),
         split: Optional[str] = typer.Option(None, "--split", help="Fold strategy: random, tcr, peptide, given:column=partition."),
         folds: Optional[int] = typer.Option(None, "--folds", help="Number of folds (default 5)."),
         seeds: Optional[int] = typer.Option(None, "--seeds", help="Number of seeds 0..N-1 (default 1)."),
         fixed_folds: Optional[bool] = typer.Option(None, "--fixed-folds/--redraw-folds", help="Seeds only re-initialise models (folds drawn once)."),
         pretrain_on: Optional[str] = typer.Option(None, "--pretrain-on", help="train (default) or all: the course's transductive protocol."),
-        protocol: Optional[List[str]] = typer.Option(None, "--protocol", help="finetune and/or probe (default both)."),
-        baseline: Optional[List[str]] = typer.Option(None, "--baseline", help="Only these simple baselines (repeatable)."),
+        protocol: Optional[list[str]] = typer.Option(None, "--protocol", help="finetune and/or probe (default both)."),
+        baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="Only these simple baselines (repeatable)."),
         no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the simple baselines (the supervised arm stays)."),
-        metric: Optional[List[str]] = typer.Option(None, "--metric", help="Only these metrics (repeatable)."),
+        metric: Optional[list[str]] = typer.Option(None, "--metric", help="Only these metrics (repeatable)."),
         pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs"),
         pretrain_steps: Optional[int] = typer.Option(None, "--pretrain-steps", help="Overrides --pretrain-epochs."),
         pretrain_batch: Optional[int] = typer.Option(None, "--pretrain-batch", help="Contrastive batch: rows per pretraining step."),
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Join a running Dask cluster: tcp://host:8786."),
         scheduler_file: Optional[Path] = typer.Option(None, "--scheduler-file", help="Join a Dask cluster by its scheduler file."),
         dashboard: bool = typer.Option(False, "--dashboard", help="Serve Dask's dashboard (off by default)."),
-        track: Optional[List[str]] = typer.Option(None, "--track", help="Also log to wandb, mlflow or tensorboard (repeatable)."),
+        track: Optional[list[str]] = typer.Option(None, "--track", help="Also log to wandb, mlflow or tensorboard (repeatable)."),
         max_retries: int = typer.Option(2, "--max-retries", help="Times a cell is retried after its worker dies."),
         eval_every: Optional[str] = typer.Option(None, "--eval-every", help="Evaluate pretraining checkpoints: every N steps, a list 100,500,2000, or log:N (off by default)."),
         dynamics_protocol: Optional[str] = typer.Option(None, "--dynamics-protocol", help="How checkpoints are evaluated: probe (default, cheap) or finetune."),
@@ -83,7 +85,7 @@ def register(app: typer.Typer) -> None:
         max_time: Optional[str] = typer.Option(None, "--max-time", help="Stop cleanly after this long (5400, 90m, 1h30m): exit status 3, re-run to resume."),
     ) -> None:
         """Pretrain, fine-tune and evaluate every configuration on every fold and seed, against the baselines."""
-        from tcrbench.training.checkpoint import parse_duration
+        from tcrbench.training.checkpoint import StoppedForTime, parse_duration
 
         given = dict(
             data=data, dataset=dataset, columns=columns, cdr3=cdr3, subsample=subsample, augs=aug or None,
@@ -121,8 +123,12 @@ def register(app: typer.Typer) -> None:
                                  scheduler_file=str(scheduler_file) if scheduler_file else None, dashboard=dashboard,
                                  max_retries=max_retries, device=cfg.device, threads=cfg.threads, say=typer.echo)
         plugins = get_plugins()
-        summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet,
-                         trackers=trackers).run(backend)
+        try:
+            summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet,
+                             trackers=trackers).run(backend)
+        except StoppedForTime as stop:  # not an error: the run is resumable, and scripts tell it by the status
+            typer.echo(f"tcrbench: {stop}", err=True)
+            raise typer.Exit(code=stop.code) from None
         print_summary(summary, cfg)
         if summary.failed:
             raise typer.Exit(code=1)

@@ -17,17 +17,19 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tcrbench.plugins.protocols import Fold
-from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE
+from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE, tcr_key
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Fold
 
 Stratify = Literal["label", "label_peptide"]
 TcrChains = Literal["pair", "beta", "any"]
 _SEP = "\x1f"  # cannot occur in a sequence, so joined keys never collide
 
 
-# ---------------------------------------------------------------- keys: one integer id per row
+# ---------------------------------------------------------------- ids: one integer per row
+# (`*_ids` here are per-row group ids; `tcrbench.data.schema`'s `*_key` name the columns that make such a key)
 def require_columns(frame: pl.DataFrame, columns: tuple[str, ...] | list[str], who: str) -> None:
+    """A UsageError naming `who` and the missing column, instead of a polars error deep inside a split."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise UsageError(f"{who}: the table has no column {missing[0]!r} (columns: {', '.join(frame.columns)})")
@@ -39,33 +41,28 @@ def _dense_ids(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
     return frame.select(joined.rank("dense")).to_series().to_numpy().astype(np.int64) - 1
 
 
-def tcr_columns(frame: pl.DataFrame) -> list[str]:
-    """The chains that identify a TCR: CDR3b, plus CDR3a when the table has it."""
-    return [c for c in (CDR3B, CDR3A) if c in frame.columns]
-
-
-def pair_key(frame: pl.DataFrame) -> np.ndarray:
+def pair_ids(frame: pl.DataFrame) -> np.ndarray:
     """An integer per row, shared by rows with the same peptide and the same TCR chains.
 
     The MHC is left out on purpose: the same peptide and TCR under two MHC labels is still the same pair of
     sequences to a sequence model, so keeping them together is the safe side of a leak.
     """
-    require_columns(frame, (PEPTIDE, CDR3B), "pair_key")
-    return _dense_ids(frame, [PEPTIDE, *tcr_columns(frame)])
+    require_columns(frame, (PEPTIDE, CDR3B), "pair_ids")
+    return _dense_ids(frame, [PEPTIDE, *tcr_key(frame)])
 
 
-def tcr_key(frame: pl.DataFrame, chains: TcrChains = "pair") -> np.ndarray:
+def tcr_ids(frame: pl.DataFrame, chains: TcrChains = "pair") -> np.ndarray:
     """An integer per row naming its TCR group.
 
     "pair": the CDR3b together with the CDR3a when present; "beta": the CDR3b alone; "any": rows that share
     either chain are linked, and linked rows form one group (connected components), so no test chain was seen
     in training at all. "any" is the strictest; public alpha chains can make one group of thousands of rows.
     """
-    require_columns(frame, (CDR3B,), "tcr_key")
+    require_columns(frame, (CDR3B,), "tcr_ids")
     if chains not in ("pair", "beta", "any"):
         raise UsageError(f"chains must be 'pair', 'beta' or 'any', got {chains!r}")
     if chains == "pair":
-        return _dense_ids(frame, tcr_columns(frame))
+        return _dense_ids(frame, tcr_key(frame))
     beta = _dense_ids(frame, [CDR3B])
     if chains == "beta" or CDR3A not in frame.columns:
         return beta
@@ -81,8 +78,9 @@ def tcr_key(frame: pl.DataFrame, chains: TcrChains = "pair") -> np.ndarray:
     return np.unique(component[:n], return_inverse=True)[1].astype(np.int64)
 
 
-def peptide_key(frame: pl.DataFrame) -> np.ndarray:
-    require_columns(frame, (PEPTIDE,), "peptide_key")
+def peptide_ids(frame: pl.DataFrame) -> np.ndarray:
+    """An integer per row naming its peptide (the groups of the peptide-disjoint split)."""
+    require_columns(frame, (PEPTIDE,), "peptide_ids")
     return _dense_ids(frame, [PEPTIDE])
 
 
@@ -101,11 +99,12 @@ def labels_of(frame: pl.DataFrame, who: str) -> np.ndarray:
 
 
 def strata_of(frame: pl.DataFrame, stratify: Stratify, who: str) -> np.ndarray:
+    """The stratum per row: the label, or label x peptide so every fold gets each peptide's share of binders."""
     y = labels_of(frame, who)
     if stratify == "label":
         return y
     if stratify == "label_peptide":
-        return peptide_key(frame) * 2 + y
+        return peptide_ids(frame) * 2 + y
     raise UsageError(f"{who}: stratify must be 'label' or 'label_peptide', got {stratify!r}")
 
 
@@ -190,7 +189,7 @@ def random_folds(frame: pl.DataFrame, n_folds: int, seed: int, stratify: Stratif
     """Stratified k-fold over (peptide, TCR) pairs: duplicates of a pair never straddle train and test."""
     strata = strata_of(frame, stratify, "split 'random'")
     rng = np.random.default_rng(seed)
-    return folds_from_assignment(stratified_group_folds(pair_key(frame), strata, n_folds, rng), n_folds)
+    return folds_from_assignment(stratified_group_folds(pair_ids(frame), strata, n_folds, rng), n_folds)
 
 
 def tcr_folds(frame: pl.DataFrame, n_folds: int, seed: int, chains: TcrChains = "pair",
@@ -198,13 +197,13 @@ def tcr_folds(frame: pl.DataFrame, n_folds: int, seed: int, chains: TcrChains = 
     """Every test TCR is unseen in training (with any peptide)."""
     strata = strata_of(frame, stratify, "split 'tcr'")
     rng = np.random.default_rng(seed)
-    return folds_from_assignment(stratified_group_folds(tcr_key(frame, chains), strata, n_folds, rng), n_folds)
+    return folds_from_assignment(stratified_group_folds(tcr_ids(frame, chains), strata, n_folds, rng), n_folds)
 
 
 def peptide_folds(frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
     """Every test peptide is unseen in training: the hardest and most honest generalisation test."""
     strata = strata_of(frame, "label", "split 'peptide'")
-    groups = peptide_key(frame)
+    groups = peptide_ids(frame)
     n_peptides = int(groups.max()) + 1 if len(groups) else 0
     if n_peptides < n_folds:
         raise UsageError(f"split 'peptide': {n_folds} folds need at least {n_folds} peptides, "
@@ -244,7 +243,7 @@ def given_folds(frame: pl.DataFrame, column: str = "partition", test_value: str 
         raw = values.to_numpy()
         folds = [Fold(f"{column}={v}", rows[raw != v], rows[raw == v]) for v in distinct]
     if drop_shared_pairs:
-        pairs = pair_key(frame)
+        pairs = pair_ids(frame)
         folds = [Fold(f.name, f.train[~np.isin(pairs[f.train], pairs[f.test])], f.test) for f in folds]
     return folds
 
@@ -264,7 +263,7 @@ def fold_warnings(frame: pl.DataFrame, folds: list[Fold], min_positives: int = 5
     """
     y = labels_of(frame, "fold_warnings")
     peptides = frame[PEPTIDE].to_numpy() if PEPTIDE in frame.columns else None
-    pairs = pair_key(frame) if PEPTIDE in frame.columns and CDR3B in frame.columns else None
+    pairs = pair_ids(frame) if PEPTIDE in frame.columns and CDR3B in frame.columns else None
     out: list[str] = []
     for fold in folds:
         where = fold.name

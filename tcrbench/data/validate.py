@@ -10,12 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import polars as pl
 
 from tcrbench.data.schema import (
-    CDR3A, CDR3B, DEFAULT_MAX_LEN, KEPT, LABEL, LABEL_DTYPE, MHC, NULLABLE, PARTITION, PEPTIDE, SEQUENCES,
-    Cdr3Convention, DuplicatePolicy, canonical_order, pair_key,
+    CDR3A,
+    CDR3B,
+    DEFAULT_MAX_LEN,
+    KEPT,
+    LABEL,
+    LABEL_DTYPE,
+    MHC,
+    NULLABLE,
+    PARTITION,
+    PEPTIDE,
+    SEQUENCES,
+    Cdr3Convention,
+    DuplicatePolicy,
+    canonical_order,
+    pair_key,
 )
 from tcrbench.data.vocab import AMINO_ACIDS
 from tcrbench.errors import UsageError
@@ -46,7 +60,8 @@ class ValidationReport:
     columns: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the warnings as a list), for what `tcrbench data inspect` reports about loading."""
         out = asdict(self)
         out["warnings"] = list(self.warnings)
         return out

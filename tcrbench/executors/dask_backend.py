@@ -15,16 +15,17 @@ import copy
 import importlib.util
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 from tcrbench.errors import UsageError
-from tcrbench.executors import CellTask, OnRows
-from tcrbench.executors.worker import WorkerJob, WorkerSetupError, WorkerStopped
+from tcrbench.executors import CellTask, Compute, OnLost, OnRows
+from tcrbench.executors.job import JobSpec
+from tcrbench.executors.worker import WorkerSetupError, WorkerStopped, as_job
 
 log = logging.getLogger("tcrbench.run")
 
-OnLost = Callable[[CellTask, str], None]
 MISSING = "--executor dask needs the dask distributed package: pip install 'tcrbench[dask]'"
 
 
@@ -40,7 +41,7 @@ class DaskExecutor:
     """Submit every missing cell; write each one's rows the moment its future finishes, then release it."""
 
     name = "dask"
-    remote = True  # the runner hands it a picklable WorkerJob, not its own bound method
+    remote = True  # the runner hands it plain data (a JobSpec) that a worker rebuilds the run from
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, scheduler_file: str | None = None,
                  dashboard: bool = False, max_retries: int = 2, threads: int | None = None,
@@ -110,13 +111,15 @@ class DaskExecutor:
         return client
 
     # ------------------------------------------------------------ the loop
-    def run(self, tasks: list[CellTask], compute: WorkerJob, on_rows: OnRows, on_lost: OnLost) -> None:
+    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows,
+            on_lost: OnLost) -> None:
+        """Submit every task, write each cell as its future finishes, retry cells whose worker died."""
         if not tasks:
             return
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        job = compute.with_threads(self.threads) if self.threads else compute
+        job = as_job(compute, self.threads)
         tag = uuid.uuid4().hex[:8]  # keys unique to this run: a shared cluster may hold another run's cells
         with ExitStack() as stack:
             client = self._client(stack)

@@ -14,14 +14,12 @@ import os
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable
 
-from tcrbench.executors import CellTask, OnRows
-from tcrbench.executors.worker import WorkerJob, WorkerSetupError, WorkerStopped, pin_gpu
+from tcrbench.executors import CellTask, Compute, OnLost, OnRows
+from tcrbench.executors.job import JobSpec
+from tcrbench.executors.worker import WorkerSetupError, WorkerStopped, as_job, pin_gpu
 
 log = logging.getLogger("tcrbench.run")
-
-OnLost = Callable[[CellTask, str], None]
 
 
 class _Slot:
@@ -32,7 +30,7 @@ class _Slot:
         self.pool: ProcessPoolExecutor | None = None
         self.started: Future | None = None
 
-    def submit(self, job: WorkerJob, task: CellTask) -> Future:
+    def submit(self, job: Compute, task: CellTask) -> Future:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=pin_gpu, initargs=(self.gpu,))
@@ -67,7 +65,7 @@ class ProcessExecutor:
     """Up to `workers` cells at a time, each worker process keeping its prepared run between cells."""
 
     name = "processes"
-    remote = True  # the runner hands it a picklable WorkerJob, not its own bound method
+    remote = True  # the runner hands it plain data (a JobSpec) that a worker rebuilds the run from
 
     def __init__(self, workers: int, max_retries: int = 2, threads: int | None = None,
                  gpus: list[int] | None = None) -> None:
@@ -80,8 +78,10 @@ class ProcessExecutor:
         self.threads = threads
         self.gpus = gpus
 
-    def run(self, tasks: list[CellTask], compute: WorkerJob, on_rows: OnRows, on_lost: OnLost) -> None:
-        job = compute.with_threads(self.threads) if self.threads else compute
+    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows,
+            on_lost: OnLost) -> None:
+        """Keep every worker busy until the tasks are done; a stop lets running cells finish, then re-raises."""
+        job = as_job(compute, self.threads)
         pending: deque[tuple[CellTask, int]] = deque((t, 0) for t in tasks)
         slots = [_Slot(i, self.gpus[i] if self.gpus else None) for i in range(min(self.workers, len(tasks)))]
         running: dict[Future, tuple[_Slot, CellTask, int]] = {}

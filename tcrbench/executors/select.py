@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tcrbench.errors import UsageError
 from tcrbench.executors import SerialExecutor
@@ -12,6 +13,7 @@ EXECUTORS = ("serial", "processes", "dask")
 
 
 def local_cores() -> int:
+    """Cores this process may use (its CPU affinity, which a batch scheduler sets), not the machine's total."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

@@ -1,10 +1,11 @@
 """The worker side of the parallel executors: rebuild the driver's Runner once per process, then compute cells.
 
-A worker receives a small picklable `WorkerJob` (the configuration, the run folder, where the driver's plugins
-came from) instead of the driver's Runner, whose data and plugin objects are neither small nor picklable. It
-rebuilds the same Runner with `setup(open_store=False)` (the driver alone writes rows) and refuses to compute
-when its plugins, configuration hash or grid differ from the driver's: a cell computed against other plugins
-or other data would be a silently wrong row.
+A worker receives a small picklable `WorkerJob` (the driver's `JobSpec`: the configuration, the run folder,
+where the driver's plugins came from) instead of the driver's Runner, whose data and plugin objects are neither
+small nor picklable. It rebuilds the same Runner with `setup(open_store=False)` (the driver alone writes rows)
+and refuses to compute when its plugins, configuration hash or grid differ from the driver's: a cell computed
+against other plugins or other data would be a silently wrong row. This is the one executor module that imports
+the runner; the runner itself hands executors plain data.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from tcrbench.errors import UsageError
 from tcrbench.executors import CellTask
+from tcrbench.executors.job import JobSpec, plugin_fingerprint
+from tcrbench.results.folder import RunFolder
 
 if TYPE_CHECKING:
-    from tcrbench.run.config import RunConfig
     from tcrbench.run.runner import Runner
+
+__all__ = ["WorkerJob", "WorkerSetupError", "WorkerStopped", "compute", "pin_gpu", "plugin_fingerprint",
+           "runner_for", "undo_malloc_trim"]
 
 
 class WorkerSetupError(UsageError):
@@ -30,9 +35,10 @@ class WorkerSetupError(UsageError):
 
 
 class WorkerStopped(Exception):
-    """A cell stopped the run on purpose (a SystemExit such as --max-time's): carried to the driver as an
-    ordinary exception, which every engine returns faithfully; the driver lets the running cells finish, then
-    raises `original` so the run ends as it would in one process."""
+    """A cell stopped the run on purpose (--max-time's StoppedForTime, or a SystemExit): carried to the driver
+    wrapped in this marker, which every engine returns faithfully and every executor tells apart from a broken
+    cell; the driver lets the running cells finish, then raises `original` so the run ends as it would in one
+    process."""
 
     def __init__(self, original: BaseException) -> None:
         super().__init__(str(original))
@@ -43,51 +49,21 @@ class WorkerStopped(Exception):
 
 
 @dataclass(frozen=True)
-class WorkerJob:
-    """Everything a worker process needs to rebuild the driver's Runner; called as `job(task) -> rows`."""
-
-    cfg: "RunConfig"
-    out: str  # absolute run folder (predictions and the pretraining cache are written there)
-    config_hash: str
-    n_cells: int
-    builtins: tuple[str, ...]
-    entry_points: bool
-    plugins_dir: str | None
-    disabled: tuple[str, ...]
-    plugin_sources: tuple[tuple[str, str], ...]  # plugin_fingerprint() of the driver's plugins
-    threads: int | None = None  # torch threads per cell when the configuration sets none
+class WorkerJob(JobSpec):
+    """The driver's JobSpec made callable: `job(task) -> rows`, computed in this worker process."""
 
     @classmethod
-    def of(cls, runner: "Runner") -> "WorkerJob":
+    def of(cls, runner: Runner) -> WorkerJob:
         """The job for a driver whose `setup()` and `cells()` have run."""
-        from tcrbench.plugins.loader import _env_list
+        return cls.from_spec(runner.job_spec())
 
-        if runner.observe_pretrain_batch is not None:
-            raise UsageError("observe_pretrain_batch sees batches in this process only: use the serial executor")
-        sources = runner.plugins.sources
-        dirs = set()
-        for name, src in sources.items():
-            if src.origin != "file":
-                continue
-            file = Path(src.detail.split(" sha256:")[0])
-            if not file.is_file():
-                raise UsageError(
-                    f"plugin {name!r} was registered in-process ({src}); parallel executors rebuild the plugins in"
-                    " each worker, so put it in a --plugins-dir file or an installed package")
-            dirs.add(str(file.resolve().parent))
-        if len(dirs) > 1:
-            raise UsageError(f"plugin files come from several folders ({', '.join(sorted(dirs))});"
-                             " parallel executors load one --plugins-dir")
-        return cls(
-            cfg=runner.cfg, out=str(Path(runner.path).resolve()), config_hash=runner.config_hash,
-            n_cells=len(runner._cells),
-            builtins=tuple(n for n, s in sources.items() if s.origin == "built-in"),
-            entry_points=any(s.origin == "distribution" for s in sources.values()),
-            plugins_dir=next(iter(dirs), None), disabled=tuple(sorted(_env_list("TCRBENCH_DISABLE_PLUGINS"))),
-            plugin_sources=plugin_fingerprint(sources),
-        )
+    @classmethod
+    def from_spec(cls, spec: JobSpec) -> WorkerJob:
+        """The callable job for a spec (a spec that already is one is returned as it is)."""
+        return spec if isinstance(spec, cls) else cls(**spec.as_kwargs())
 
-    def with_threads(self, threads: int) -> "WorkerJob":
+    def with_threads(self, threads: int) -> WorkerJob:
+        """The same job with the executor's per-worker share of cores."""
         return replace(self, threads=threads)
 
     def cell_threads(self) -> int:
@@ -95,26 +71,27 @@ class WorkerJob:
         return self.cfg.threads or self.threads or 1
 
     def __call__(self, task: CellTask) -> list[dict[str, Any]]:
+        """The task's rows, computed in this process (the run is rebuilt on the first call)."""
         return compute(self, task)
 
 
-def plugin_fingerprint(sources: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Plugin name -> where it came from; a file counts by its content, since workers may see another path."""
-    out = []
-    for name, src in sources.items():
-        detail = src.detail.rsplit(" ", 1)[-1] if src.origin == "file" else src.detail
-        out.append((name, f"{src.origin} {detail}"))
-    return tuple(sorted(out))
+def as_job(compute: Any, threads: int | None) -> Any:
+    """What an executor submits: a driver's JobSpec becomes a WorkerJob (with the executor's thread share);
+    any other callable (the executor tests' cheap cells) is submitted as it is."""
+    if not isinstance(compute, JobSpec):
+        return compute
+    job = WorkerJob.from_spec(compute)
+    return job.with_threads(threads) if threads else job
 
 
-_cached: tuple[tuple[Any, ...], "Runner"] | None = None
+_cached: tuple[tuple[Any, ...], Runner] | None = None
 
 
 def _key(job: WorkerJob) -> tuple[Any, ...]:
     return job.out, job.config_hash, job.plugin_sources, job.plugins_dir
 
 
-def runner_for(job: WorkerJob) -> "Runner":
+def runner_for(job: WorkerJob) -> Runner:
     """This process's Runner for `job`, built on first use: preparing data once per worker, not once per cell."""
     global _cached
     if _cached is not None and _cached[0] == _key(job):
@@ -146,7 +123,7 @@ def undo_malloc_trim() -> bool:
     return bool(mallopt(m_mmap_threshold, 32 * 2**20)) and bool(mallopt(m_trim_threshold, 64 * 2**20))
 
 
-def _build(job: WorkerJob) -> "Runner":
+def _build(job: WorkerJob) -> Runner:
     from tcrbench.plugins.loader import load_plugins
     from tcrbench.run.runner import Runner
 
@@ -173,17 +150,17 @@ def _build(job: WorkerJob) -> "Runner":
     cells, _, _ = runner.cells()
     if len(cells) != job.n_cells:
         raise WorkerSetupError(f"{where}: the grid has {len(cells)} cells here but {job.n_cells} on the driver")
-    _attach_log(Path(job.out))
+    _attach_log(RunFolder(job.out).log_file)
     return runner
 
 
-def _attach_log(run_dir: Path) -> None:
+def _attach_log(log_file: Path) -> None:
     """Failed cells log their traceback; append them to the run's log, marked with this worker."""
     log = logging.getLogger("tcrbench.run")
-    if any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == run_dir / "run.log" for h in log.handlers):
+    if any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == log_file for h in log.handlers):
         return
     log.handlers = [h for h in log.handlers if not isinstance(h, logging.FileHandler)]
-    handler = logging.FileHandler(run_dir / "run.log")
+    handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter(
         f"%(asctime)s %(levelname)s [worker {socket.gethostname()}:{os.getpid()}] %(message)s"))
     log.addHandler(handler)
@@ -195,13 +172,15 @@ def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
     """One cell's rows, computed in this worker process."""
     import torch
 
+    from tcrbench.training.checkpoint import StoppedForTime  # with torch: a spawned worker starts light
+
     runner = runner_for(job)
     # Set for every cell, never inherited: Dask's nanny starts workers with OMP_NUM_THREADS=1 (torch would run
     # on one thread whatever --threads says), and a worker of a shared cluster may come from another run.
     torch.set_num_threads(job.cell_threads())
     try:
         return runner.compute_task(task)
-    except SystemExit as stop:
+    except (StoppedForTime, SystemExit) as stop:  # a stop, not a broken cell: the driver ends the run with it
         raise WorkerStopped(stop) from None
 
 

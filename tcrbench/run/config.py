@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional
 
 from tcrbench.errors import UsageError
 from tcrbench.plugins.params import coerce
+from tcrbench.run.spec import parse_pairs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,13 +33,18 @@ class Budget:
     pretrain_batch: int = 256  # the contrastive batch: every other row in it is a negative
     pretrain_chunk: int = 0  # gradient-caching chunk (0 = off); objectives with a `chunk` parameter use it
     pretrain_lr: float = 1e-3
-    finetune_epochs: int = 5
+    finetune_epochs: int = 5  # at most; early stopping on the inner validation split may stop sooner
     finetune_steps: Optional[int] = None
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: Literal["adamw", "sgd"] = "adamw"
     weight_decay: float = 0.01
     warmup: float = 0.1  # fraction of steps with linear warm-up
+    schedule: Literal["linear", "constant"] = "linear"  # after warm-up: decay to zero, or hold the rate
+    patience: int = 0  # epochs without a better validation score before stopping (0 = train every epoch)
+    monitor: Literal["auroc", "loss"] = "auroc"  # the early-stopping signal on the inner validation split
+    val_fraction: float = 0.0  # share of the training fold held out for early stopping (0 = none)
+    bucket: bool = True  # length-bucketed batches, each trimmed to its longest row
     grad_clip: float = 1.0  # 0 = off
     max_loss: float = 1e4  # a loss above this (or NaN) fails the cell
 
@@ -57,6 +63,7 @@ class Published:
 
 
 def parse_published(raw: Any, where: str) -> Published:
+    """A [published] table checked field by field, so a typo in a score table fails when the config is read."""
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: [published] must be a table with metric, results, source and note")
     unknown = set(raw) - {"metric", "results", "source", "note"}
@@ -78,6 +85,8 @@ def parse_published(raw: Any, where: str) -> Published:
 
 @dataclass
 class RunConfig:
+    """Every setting of a run; the command line and a --config TOML file both fill this one object."""
+
     data: Optional[str] = None  # a table path; None uses `dataset`
     dataset: str = "synthetic"
     columns: Optional[str] = None  # peptide=antigen,cdr3b=TCR,label=interaction
@@ -109,6 +118,7 @@ class RunConfig:
 
     # ------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
+        """Every setting as plain data (what is saved with the run)."""
         return dataclasses.asdict(self)
 
     def numbers_dict(self) -> dict[str, Any]:
@@ -132,10 +142,12 @@ class RunConfig:
         return d
 
     def config_hash(self, data_fingerprint: str) -> str:
+        """16 hex digits naming what the numbers depend on: a re-run with the same hash resumes the folder."""
         payload = json.dumps({"config": self.numbers_dict(), "data": data_fingerprint}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:
+        """The resolved configuration as TOML (None left out: TOML has no null), saved as the run's config.toml."""
         import tomli_w
 
         return tomli_w.dumps(_drop_none(self.to_dict()))
@@ -182,6 +194,10 @@ def load_config_file(path: str | Path) -> RunConfig:
 
 
 def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Path | None = None) -> RunConfig:
+    """Overlay `raw` settings (a TOML table or the command line's options) on `cfg` and validate the result.
+
+    A relative --data path in a config file is taken relative to that file, so a suite runs from any folder.
+    """
     raw = dict(raw)
     if "published" in raw:
         cfg.published = parse_published(raw.pop("published"), where)
@@ -201,6 +217,7 @@ def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Pa
 
 
 def validate(cfg: RunConfig) -> None:
+    """Refuse settings that cannot mean what they say, before any data is read or any cell runs."""
     b = cfg.budget
     checks = [
         (cfg.folds >= 2, f"--folds must be at least 2, got {cfg.folds}"),
@@ -225,12 +242,7 @@ def validate(cfg: RunConfig) -> None:
         if not ok:
             raise UsageError(message)
     if cfg.pairs is not None:
-        from tcrbench.run.grid import parse_pair
-
-        if not cfg.pairs:
-            raise UsageError("pairs must list at least one AUGMENTATION/OBJECTIVE pair (or be left out)")
-        for pair in cfg.pairs:
-            parse_pair(pair)
+        parse_pairs(cfg.pairs)
     if cfg.eval_every is not None:
         from tcrbench.training.dynamics import parse_schedule
 

@@ -14,6 +14,7 @@ PACKAGES = ("tcrbench", "torch", "numpy", "polars", "scipy", "scikit-learn", "pl
 
 
 def versions() -> dict[str, str]:
+    """Versions of Python and the packages the numbers depend on; every result row carries them."""
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -24,6 +25,7 @@ def versions() -> dict[str, str]:
 
 
 def git_hash() -> str | None:
+    """The checkout's commit (with -dirty for local changes), or None outside a git checkout."""
     here = Path(__file__).resolve().parent
     try:
         res = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
@@ -37,6 +39,7 @@ def git_hash() -> str | None:
 
 
 def environment(device: torch.device, plugins: Any) -> dict[str, Any]:
+    """What ran the run (versions, git, device, threads, plugin sources), saved as environment.json."""
     return {
         "versions": versions(),
         "git": git_hash(),

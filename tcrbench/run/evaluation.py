@@ -9,16 +9,18 @@ negative", which scores 75-83% while finding no binder.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from tcrbench.plugins.protocols import MetricValue
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import MetricValue
 
 
 def as_labels(y: Any, who: str) -> np.ndarray:
+    """0/1 labels as int64, or a UsageError naming `who` and the first bad row (never a silent cast)."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise UsageError(f"{who}: labels must be one-dimensional, got shape {y.shape}")
@@ -31,6 +33,7 @@ def as_labels(y: Any, who: str) -> np.ndarray:
 
 
 def as_scores(s: Any, n: int, who: str) -> np.ndarray:
+    """`n` scores as float64; NaN is refused (no metric can rank it), infinities are kept."""
     s = np.asarray(s, dtype=np.float64)
     if s.shape != (n,):
         raise UsageError(f"{who}: expected {n} scores (one per label), got shape {s.shape}")

@@ -9,10 +9,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcrbench.plugins.protocols import Kind
-from tcrbench.run.config import RunConfig
 from tcrbench.errors import UsageError
 from tcrbench.plugins.params import param_values
+from tcrbench.plugins.protocols import Kind
+from tcrbench.results.schema import Arm
+from tcrbench.run.config import RunConfig
+from tcrbench.run.spec import parse_pair, parse_pairs
+
+__all__ = ["Configuration", "describe", "parse_pair", "plan", "pretraining_pairs"]
 
 
 def describe(obj: Any) -> Any:
@@ -32,8 +36,10 @@ def describe(obj: Any) -> Any:
 
 @dataclass
 class Configuration:
+    """One arm of the comparison: its plugin objects, built up front, and the protocols it is scored under."""
+
     label: str
-    arm: str  # pretrained | supervised | baseline
+    arm: Arm  # pretrained | supervised | baseline
     protocols: tuple[str, ...]
     augmentation: str | None = None
     objective: str | None = None
@@ -48,6 +54,7 @@ class Configuration:
 
     @property
     def params(self) -> dict[str, Any]:
+        """Every plugin's name and resolved parameters: recorded in each row, and part of the config id."""
         return {"augmentation": describe(self.aug_obj), "objective": describe(self.obj_obj),
                 "encoder": describe(self.enc_obj), "baseline": describe(self.base_obj)}
 
@@ -59,6 +66,7 @@ class Configuration:
 
     @property
     def slug(self) -> str:
+        """The label made safe for a file name (row keys start with it, so a run folder stays readable)."""
         return re.sub(r"[^A-Za-z0-9]+", "-", self.label).strip("-").lower()[:48]
 
 
@@ -69,15 +77,8 @@ def pretraining_pairs(cfg: RunConfig) -> list[tuple[str, str]]:
     views (a trivial task), while `identity` is exactly what MLM wants.
     """
     if cfg.pairs:
-        return [parse_pair(p) for p in cfg.pairs]
+        return parse_pairs(cfg.pairs)
     return [(a, o) for a in cfg.augs for o in cfg.objectives]
-
-
-def parse_pair(text: str) -> tuple[str, str]:
-    aug, sep, obj = text.partition("/")
-    if not sep or not aug.strip() or not obj.strip() or "/" in obj:
-        raise UsageError(f"pair {text!r}: expected AUGMENTATION/OBJECTIVE, such as mask1/ntxent or identity/mlm")
-    return aug.strip(), obj.strip()
 
 
 def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:

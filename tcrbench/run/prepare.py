@@ -11,14 +11,16 @@ import numpy as np
 import polars as pl
 import torch
 
-from tcrbench.plugins.protocols import Kind
-from tcrbench.run.config import RunConfig
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Kind
+from tcrbench.run.config import RunConfig
 
 
 @dataclass
 class PreparedData:
+    """The run's table and its tensors, built once and shared by every cell of the grid."""
+
     frame: pl.DataFrame
     source: str
     fingerprint: str
@@ -30,6 +32,7 @@ class PreparedData:
 
 
 def load_frame(cfg: RunConfig, registry: Any) -> tuple[pl.DataFrame, str, Any]:
+    """The validated canonical table from --data or a dataset plugin, where it came from, and the load report."""
     from tcrbench.data import load_table, validate_frame
 
     if cfg.data:
@@ -61,7 +64,7 @@ def stratified_subsample(frame: pl.DataFrame, n: int, seed: int) -> pl.DataFrame
     strata, inverse = np.unique(shuffled, return_inverse=True)
     for s in range(len(strata)):
         members = order[inverse == s]
-        take = int(round(len(members) * frac))
+        take = round(len(members) * frac)  # round() of a float is an int already
         keep.append(members[:take])
     idx = np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
     return frame[idx.tolist()]
@@ -75,6 +78,7 @@ def fingerprint(frame: pl.DataFrame) -> str:
 
 
 def prepare(cfg: RunConfig, registry: Any) -> PreparedData:
+    """Load, subsample and tokenize once per run, so every fold shares one width and vocabulary."""
     from tcrbench.data.tokenizer import Tokenizer
 
     frame, source, report = load_frame(cfg, registry)

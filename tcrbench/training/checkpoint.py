@@ -8,13 +8,15 @@ with `weights_only=True`: tensors, numbers, strings and containers only, never a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -36,22 +38,25 @@ class CorruptCheckpointWarning(UserWarning):
     """A damaged checkpoint was skipped; the cell goes on from an older one (or from the start)."""
 
 
-class StoppedForTime(SystemExit):
+class StoppedForTime(Exception):
     """Raised at a clean stopping point once --max-time has passed, after the latest state was checkpointed.
 
-    A SystemExit (exit status 3), so nothing on the way up mistakes it for a failed cell: the run stops,
-    and re-running the same command resumes it.
+    An ordinary exception, so library callers can catch it; the runner lets it through its per-cell error
+    capture (a stop is not a failed cell) and `tcrbench run` turns it into exit status `code` (3). Re-running the
+    same command resumes the run.
     """
 
+    code: int = EXIT_STOPPED
+
     def __init__(self, message: str = "") -> None:
-        super().__init__(EXIT_STOPPED)
+        super().__init__(message)
         self.message = message
 
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self) -> tuple:
-        # rebuild through __init__, so `code` is set however the exception was pickled
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt through __init__ when it crosses a process boundary (the parallel executors' workers)
         return (type(self), (self.message,))
 
 
@@ -88,10 +93,8 @@ def report_corrupt(exc: CorruptCheckpoint, path: Path, fallback: str) -> None:
     message = f"{exc}; {fallback}"
     log.warning(message)
     warnings.warn(message, CorruptCheckpointWarning, stacklevel=3)
-    try:
+    with contextlib.suppress(OSError):  # moving it aside is a courtesy; the warning is what matters
         path.replace(path.with_name(path.name + ".corrupt"))
-    except OSError:
-        pass
 
 
 class CheckpointDir:
@@ -104,6 +107,7 @@ class CheckpointDir:
         self.keep = max(1, keep)
 
     def file(self, step: int) -> Path:
+        """Zero-padded, so file names sort by step."""
         return self.path / f"step-{step:07d}.ckpt"
 
     def steps(self) -> list[int]:
@@ -114,6 +118,7 @@ class CheckpointDir:
         return sorted(found, reverse=True)
 
     def save(self, step: int, payload: dict[str, Any]) -> None:
+        """Write the step's checkpoint, then drop all but the newest `keep` (older ones are only a fallback)."""
         save_checkpoint(self.file(step), payload)
         for old in self.steps()[self.keep:]:
             self.file(old).unlink(missing_ok=True)
@@ -135,14 +140,13 @@ class CheckpointDir:
         return None
 
     def clear(self) -> None:
+        """Remove the checkpoints once pretraining has finished: a finished cell keeps no resume state."""
         if self.path.is_dir():
             for p in self.path.iterdir():
                 if p.is_file():
                     p.unlink(missing_ok=True)
-            try:
+            with contextlib.suppress(OSError):  # not empty: something else was put there
                 self.path.rmdir()
-            except OSError:
-                pass
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s?)?\s*$")
@@ -169,6 +173,7 @@ def rng_state(device: torch.device) -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    """Restore what `rng_state` saved, so a resumed step draws the same dropout masks."""
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
@@ -192,6 +197,7 @@ class CellFiles:
         self.index = self.dynamics / "index.json"
 
     def finished(self, dynamics: bool) -> bool:
+        """Whether the encoder is done (and, with --eval-every, its snapshots' index written)."""
         return self.weights.exists() and self.meta.exists() and (not dynamics or self.index.exists())
 
     def forget(self) -> None:
@@ -200,4 +206,5 @@ class CellFiles:
             p.unlink(missing_ok=True)
 
     def evaluation(self, protocol: str, step: int) -> Path:
+        """Where one snapshot's evaluation is cached, so a resumed cell does not evaluate it twice."""
         return self.dynamics / f"{protocol}-step-{step:07d}.json"

@@ -6,6 +6,7 @@ class CellFailed(RuntimeError):
 
 
 def check_loss(value: float, max_loss: float, where: str, step: int) -> None:
+    """Fail the cell on a NaN, infinite or exploding loss: training on would only produce a meaningless number."""
     if value != value:  # NaN
         raise CellFailed(f"{where}: loss is NaN at step {step}")
     if value in (float("inf"), float("-inf")) or abs(value) > max_loss:

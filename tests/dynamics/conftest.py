@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tcrbench.run.config import Budget, RunConfig
 from tcrbench.results.schema import comparable
+from tcrbench.run.config import Budget, RunConfig
 
 
 def dynamics_config(**overrides) -> RunConfig:

@@ -9,8 +9,14 @@ import torch
 
 from tcrbench.errors import UsageError
 from tcrbench.training.checkpoint import (
-    EXIT_STOPPED, CheckpointDir, CorruptCheckpoint, CorruptCheckpointWarning, StoppedForTime, load_checkpoint,
-    parse_duration, save_checkpoint,
+    EXIT_STOPPED,
+    CheckpointDir,
+    CorruptCheckpoint,
+    CorruptCheckpointWarning,
+    StoppedForTime,
+    load_checkpoint,
+    parse_duration,
+    save_checkpoint,
 )
 
 
@@ -44,7 +50,7 @@ def test_damaged_files_fail_the_checksum(tmp_path, damage):
         torch.save(_payload(1), path)
         raw = path.read_bytes()
     path.write_bytes(raw)
-    with pytest.raises(CorruptCheckpoint, match="a.ckpt"):
+    with pytest.raises(CorruptCheckpoint, match=r"a\.ckpt"):
         load_checkpoint(path)
 
 
@@ -88,7 +94,7 @@ def test_accept_can_reject_a_readable_checkpoint(tmp_path):
 
 def test_stopped_for_time_exits_with_status_3_and_pickles():
     stop = StoppedForTime("stopped at step 4")
-    assert isinstance(stop, SystemExit) and not isinstance(stop, Exception)
+    assert isinstance(stop, Exception) and not isinstance(stop, SystemExit)  # library code: the CLI maps it to 3
     assert stop.code == EXIT_STOPPED == 3
     back = pickle.loads(pickle.dumps(stop))  # crosses process boundaries (the processes executor)
     assert isinstance(back, StoppedForTime) and back.code == 3 and str(back) == "stopped at step 4"

@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
+from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.plugins.protocols import Kind, PretrainBatch
 from tcrbench.run.config import Budget
-from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.testing import temporary_plugins, tiny_dataset
 from tcrbench.training.batches import batch_indices
 from tcrbench.training.checkpoint import CheckpointDir, CorruptCheckpointWarning, StoppedForTime
@@ -134,7 +134,7 @@ def test_a_kill_then_a_corrupt_latest_checkpoint_resumes_from_the_one_before(tmp
 
 def test_minutes_checkpoint_and_snapshots_survive_stops(tmp_path):
     setup = _setup("mlm", "transformer:size=tiny", "identity")
-    snaps = lambda total: [2, 4, total]  # noqa: E731
+    snaps = lambda total: [2, 4, total]
     ref_dir = tmp_path / "ref"
     reference, ref_stats = _run(setup, Checkpointing(tmp_path / "r", snapshot_dir=ref_dir, snapshot_steps=snaps))
     assert sorted(ref_stats.snapshot_losses) == [2, 4, 5]
@@ -159,7 +159,7 @@ def test_minutes_checkpoint_and_snapshots_survive_stops(tmp_path):
 
 def test_a_damaged_snapshot_sends_the_resume_back_before_it(tmp_path):
     setup = _setup("ntxent", "transformer:size=tiny", "mask1")
-    snaps = lambda total: [3]  # noqa: E731
+    snaps = lambda total: [3]
     _, _ = _run(setup, Checkpointing(tmp_path / "r", snapshot_dir=tmp_path / "ref", snapshot_steps=snaps))
 
     def kill_at_5(step, total, loss, per_s):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tcrbench.run.config import RunConfig, apply_settings
 from tcrbench.errors import UsageError
+from tcrbench.run.config import RunConfig, apply_settings
 from tcrbench.training.dynamics import is_dynamics_row, parse_schedule, protocol_name
 
 

@@ -7,11 +7,17 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tcrbench.plugins.protocols import Baseline
-from tcrbench.errors import UsageError
 from tcrbench.data.splits import random_folds
+from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Baseline
 from tcrbench_plugins.baselines import (
-    BASELINES, LogregKmer, LogregOnehot, Majority, PeptideOnly, TcrFrequency, TcrOnly,
+    BASELINES,
+    LogregKmer,
+    LogregOnehot,
+    Majority,
+    PeptideOnly,
+    TcrFrequency,
+    TcrOnly,
 )
 from tcrbench_plugins.metrics import MacroAuroc
 

@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from tcrbench.plugins.protocols import Metric
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Metric
 from tcrbench_plugins.metrics import (
-    METRICS, Accuracy, Auc01, Auprc, Auroc, BalancedAccuracy, F1, MacroAuroc, Mcc,
+    F1,
+    METRICS,
+    Accuracy,
+    Auc01,
+    Auprc,
+    Auroc,
+    BalancedAccuracy,
+    MacroAuroc,
+    Mcc,
 )
 
 

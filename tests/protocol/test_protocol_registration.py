@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from tcrbench.plugins.protocols import Baseline, Kind, Metric, Splitter
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Baseline, Kind, Metric, Splitter
 from tcrbench.testing import temporary_plugins
 
 EXPECTED = {

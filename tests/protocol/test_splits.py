@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tcrbench.data import splits
-from tcrbench.plugins.protocols import Fold
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Fold
 from tcrbench_plugins.splitters import GivenSplit, PeptideSplit, RandomSplit, TcrSplit
 
 AA = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
@@ -88,10 +88,10 @@ def test_tcr_split_without_alpha_groups_by_beta():
 def test_pair_and_tcr_keys_treat_missing_alpha_as_its_own_value():
     frame = pl.DataFrame({"peptide": ["P"] * 4, "cdr3b": ["B", "B", "B", "C"], "cdr3a": ["A", None, None, None],
                           "label": [1, 0, 0, 1]})
-    assert splits.pair_key(frame).tolist() == [1, 0, 0, 2]
-    assert splits.tcr_key(frame, "beta").tolist() == [0, 0, 0, 1]
+    assert splits.pair_ids(frame).tolist() == [1, 0, 0, 2]
+    assert splits.tcr_ids(frame, "beta").tolist() == [0, 0, 0, 1]
     # "any": rows 0-2 share beta B; row 3 shares nothing (missing alpha chains do not link rows)
-    assert splits.tcr_key(frame, "any").tolist() == [0, 0, 0, 1]
+    assert splits.tcr_ids(frame, "any").tolist() == [0, 0, 0, 1]
 
 
 def test_peptide_split_keeps_each_peptide_in_one_fold():
@@ -266,7 +266,7 @@ def test_immrep22_split_column_and_its_known_leak(shared_data):
     warnings = splits.fold_warnings(frame, [fold])
     assert any("23 (peptide, TCR) pairs occur in both" in w for w in warnings)  # the README's documented leak
     (clean,) = GivenSplit(column="split", drop_shared_pairs=True).split(frame, 5, 0)
-    assert crossing(splits.pair_key(frame), [clean]) == 0 and len(clean.test) == 3_675
+    assert crossing(splits.pair_ids(frame), [clean]) == 0 and len(clean.test) == 3_675
 
 
 @pytest.mark.realdata
@@ -275,6 +275,6 @@ def test_random_split_on_tcrclassifier_keeps_its_duplicated_pairs_together(share
         {"antigen": "peptide", "TCR": "cdr3b", "interaction": "label"})
     assert frame.select("peptide", "cdr3b").is_duplicated().sum() > 2000
     folds = RandomSplit().split(frame, 3, seed=0)
-    assert crossing(splits.pair_key(frame), folds) == 0
+    assert crossing(splits.pair_ids(frame), folds) == 0
     y = frame["label"].to_numpy()
     assert max(abs(y[f.test].mean() - y.mean()) for f in folds) < 0.002

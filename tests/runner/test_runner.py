@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +15,8 @@ from typing import ClassVar
 import pytest
 import torch
 
-from tcrbench.plugins.protocols import ObjectiveOutput
 from tcrbench.data.tokenizer import Tokenizer
-from tcrbench.plugins.hookspecs import hookimpl
-from tcrbench.plugins.loader import load_plugins
+from tcrbench.plugins.protocols import ObjectiveOutput
 from tcrbench.results.schema import comparable
 from tcrbench.run.runner import Runner
 from tcrbench.testing import plugin_module, temporary_plugins
@@ -166,7 +163,7 @@ def _run_cli(out: Path, extra: list[str] = ()) -> subprocess.Popen:
 @pytest.mark.slow
 def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     reference = _run_cli(tmp_path / "ref")
-    out, err = reference.communicate(timeout=600)
+    _, err = reference.communicate(timeout=600)
     assert reference.returncode == 0, err
     expected = rows_by_key(tmp_path / "ref")
     assert len(expected) == 3 * 5
@@ -181,7 +178,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path):
     partial = len(list(rows_dir.glob("*.json")))
     assert 4 <= partial < 15, "the kill must land part-way"
     again = _run_cli(tmp_path / "killed")
-    out, err = again.communicate(timeout=600)
+    _, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
     assert rows_by_key(tmp_path / "killed") == expected
     assert not list((tmp_path / "killed").rglob("*.tmp"))

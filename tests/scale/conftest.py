@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tcrbench.run.config import RunConfig
 from tcrbench.results.schema import comparable
+from tcrbench.run.config import RunConfig
 from tcrbench.testing import tiny_config
 
 HERE = Path(__file__).resolve().parent

@@ -98,7 +98,9 @@ def test_max_time_stops_the_workers_cleanly_and_the_same_command_finishes_the_gr
     if "max_time" not in {f.name for f in dataclasses.fields(RunConfig)}:
         pytest.skip("this tcrbench has no --max-time")
     out = tmp_path / "run"
-    with pytest.raises(SystemExit) as stop:  # each worker stops before its second encoder cell
+    from tcrbench.training.checkpoint import StoppedForTime
+
+    with pytest.raises(StoppedForTime) as stop:  # each worker stops before its second encoder cell
         kit.run(kit.config(max_time=0.001), out, "processes")
     assert stop.value.code == 3 and "--max-time" in str(stop.value)
     partial = kit.rows(out)  # encoder cells run first (longest first), so the stop may come before any row

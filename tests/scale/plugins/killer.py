@@ -8,10 +8,9 @@ import signal
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tcrbench_plugins.augmentations import Mask1
-
 from tcrbench.plugins.hookspecs import hookimpl
 from tcrbench.plugins.params import param
+from tcrbench_plugins.augmentations import Mask1
 
 
 def _claim(path: str) -> bool:

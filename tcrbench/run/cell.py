@@ -1,0 +1,238 @@
+"""One cell: a configuration on one fold with one seed, turned into result rows.
+
+Each cell starts from a fresh encoder initialised from its seed and fold only (the same for every arm), is
+pretrained on its training fold (through the pretraining cache), then fine-tuned and probed with the baseline's
+exact budget; simple baselines fit and predict directly. Whatever goes wrong inside a cell becomes a failed row
+with a reason, so one broken cell never takes the grid down; a --max-time stop is not a failure and goes up.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+
+from tcrbench.plugins.protocols import Fold, Kind
+from tcrbench.results.atomic import write_text
+from tcrbench.results.schema import ResultRow
+from tcrbench.results.store import RunStore
+from tcrbench.run.config import RunConfig
+from tcrbench.run.evaluation import choose_threshold, evaluate
+from tcrbench.run.grid import Configuration
+from tcrbench.run.prepare import PreparedData
+from tcrbench.run.pretrain_cache import BatchObserver, PretrainCache
+from tcrbench.run.progress import Progress
+from tcrbench.run.timelimit import TimeLimit
+from tcrbench.training.checkpoint import CellFiles, StoppedForTime
+from tcrbench.training.dynamics import protocol_name
+from tcrbench.training.failures import CellFailed
+from tcrbench.training.finetune import embed, finetune, predict
+from tcrbench.training.probe import linear_probe
+from tcrbench.training.seeding import derive_seed
+
+log = logging.getLogger("tcrbench.run")
+
+
+@dataclass
+class Cell:
+    """A configuration on one fold with one seed: the unit of work, and of resuming."""
+
+    conf: Configuration
+    config_id: str
+    fold_index: int
+    fold: Fold
+    seed: int
+
+    def row_key(self, protocol: str) -> str:
+        """The row's file name in the run folder: readable, and unique per configuration, seed, fold, protocol."""
+        return f"{self.conf.slug}-{self.config_id[:8]}-s{self.seed}-f{self.fold_index}-{protocol}"
+
+
+def initial_encoder(cell: Cell, max_len: int) -> torch.nn.Module:
+    """A fresh encoder whose weights depend on (seed, fold) only: the same for every arm of that cell."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cell.seed, "init", cell.fold_index))
+        module: torch.nn.Module = cell.conf.enc_obj.build(max_len)
+        return module
+
+
+class CellRunner:
+    """Computes cells' rows in this process against one prepared run (its data, metrics and run folder)."""
+
+    def __init__(self, cfg: RunConfig, registry: Any, data: PreparedData, metrics: list[Any], store: RunStore,
+                 device: torch.device, config_hash: str, versions: dict[str, str],
+                 observe_pretrain_batch: BatchObserver | None = None) -> None:
+        self.cfg = cfg
+        self.registry = registry
+        self.data = data
+        self.metrics = metrics
+        self.store = store
+        self.device = device
+        self.config_hash = config_hash
+        self.versions = versions
+        self.limit = TimeLimit(cfg.max_time)
+        self.cache = PretrainCache(cfg, data, Path(store.cache_dir), device, self.limit, self.initial_encoder,
+                                   observe_pretrain_batch)
+
+    def initial_encoder(self, cell: Cell) -> torch.nn.Module:
+        """The cell's fresh encoder at this run's sequence width."""
+        return initial_encoder(cell, self.data.max_len)
+
+    # ------------------------------------------------------------ a cell's rows
+    def run_cell(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress) -> list[ResultRow]:
+        """The cell's rows for `protocols`; failed rows (with the reason) when the cell breaks."""
+        start = time.perf_counter()
+        try:
+            if cell.conf.arm == "baseline" and cell.conf.base_obj is not None:
+                return [self._baseline_row(cell, redraw, start)]
+            return self._encoder_rows(cell, protocols, redraw, progress, start)
+        except StoppedForTime:  # a clean stop, not a failed cell: the run ends and resumes here
+            raise
+        except Exception as exc:  # one broken cell must not take the grid down; the traceback goes to run.log
+            reason = str(exc) if isinstance(exc, CellFailed) else f"{type(exc).__name__}: {exc}"
+            log.error("%s failed: %s", cell.row_key(protocols[0]), reason, exc_info=not isinstance(exc, CellFailed))
+            return [self.row(cell, p, redraw, status="failed", reason=reason, seconds=time.perf_counter() - start)
+                    for p in protocols]
+
+    def row(self, cell: Cell, protocol: str, redraw: bool, **kw: Any) -> ResultRow:
+        """A result row of this cell, with its configuration, fold, plugin sources and versions filled in."""
+        conf = cell.conf
+        sources = {}
+        for kind, obj in ((Kind.AUGMENTATION, conf.aug_obj), (Kind.OBJECTIVE, conf.obj_obj),
+                          (Kind.ENCODER, conf.enc_obj), (Kind.BASELINE, conf.base_obj)):
+            for part in (getattr(obj, "parts", None) or ([obj] if obj is not None else [])):
+                sources[f"{kind.value}:{part.name}"] = str(self.registry.get(kind, part.name).source)
+        return ResultRow(
+            row_key=cell.row_key(protocol), config_hash=self.config_hash, config_id=cell.config_id,
+            label=conf.label, arm=conf.arm, protocol=protocol, augmentation=conf.augmentation,
+            objective=conf.objective, encoder=conf.encoder, baseline=conf.baseline, params=conf.params,
+            uses_labels=conf.uses_labels, shortcut=conf.shortcut, pretrain_on=self.cfg.pretrain_on,
+            fold=cell.fold_index, fold_name=cell.fold.name, seed=cell.seed, seeds_redraw_folds=redraw,
+            n_train=len(cell.fold.train), n_test=len(cell.fold.test), sources=sources, versions=self.versions, **kw)
+
+    def evaluate(self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray,
+                 predictions: str | None = None) -> tuple[dict[str, float], float]:
+        """Metrics of the test fold at a threshold chosen on the training fold's scores, and that threshold.
+
+        With `predictions` (a row key), the test fold's scores are also kept in the run folder under that key;
+        the training-dynamics points are evaluated without one.
+        """
+        frame, fold = self.data.frame, cell.fold
+        labels, peptides = frame["label"].to_numpy(), frame["peptide"].to_numpy()
+        threshold = choose_threshold(labels[fold.train], train_scores)
+        metrics = evaluate(self.metrics, labels[fold.test], test_scores, peptides[fold.test], threshold)
+        if predictions is not None:
+            self.store.write_predictions(predictions, pl.DataFrame({
+                "row": frame["__index"].to_numpy()[fold.test], "peptide": peptides[fold.test],
+                "cdr3b": frame["cdr3b"].to_numpy()[fold.test], "label": labels[fold.test], "score": test_scores,
+            }))
+        return metrics, float(threshold)
+
+    def _baseline_row(self, cell: Cell, redraw: bool, start: float) -> ResultRow:
+        frame = self.data.frame
+        train, test = frame[cell.fold.train.tolist()], frame[cell.fold.test.tolist()]
+        seed = derive_seed(cell.seed, "baseline", cell.fold_index)
+        s_train, s_test = cell.conf.base_obj.fit_predict(train, test, seed)
+        metrics, threshold = self.evaluate(cell, np.asarray(s_train, float), np.asarray(s_test, float),
+                                           predictions=cell.row_key("baseline"))
+        return self.row(cell, "baseline", redraw, status="ok", metrics=metrics, threshold=threshold,
+                        train_seconds=time.perf_counter() - start, seconds=time.perf_counter() - start)
+
+    def _encoder_rows(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress,
+                      start: float) -> list[ResultRow]:
+        conf = cell.conf
+        try:
+            self.limit.check(f"starting {cell.row_key(protocols[0])}")
+            encoder = self.initial_encoder(cell)
+            pre: dict[str, Any] = {"pretrain_loss": None, "pretrain_losses": [], "pretrain_seconds": 0.0}
+            pretrains = conf.arm == "pretrained" or (conf.obj_obj is not None
+                                                     and getattr(conf.obj_obj, "pretrains", False))
+            if pretrains:
+                pre = self.cache.pretrained(cell, encoder, progress)
+            # dynamics rows first: the driver writes rows in order, so a cell whose main rows exist has them all
+            rows = self._dynamics_rows(cell, redraw, progress) if pretrains and self.cache.schedule else []
+        except StoppedForTime as stop:
+            log.warning("%s", stop)
+            raise
+        for protocol in protocols:
+            t0 = time.perf_counter()
+            s_train, s_test = self._scores(cell, protocol, encoder, progress)
+            metrics, threshold = self.evaluate(cell, s_train, s_test, predictions=cell.row_key(protocol))
+            rows.append(self.row(cell, protocol, redraw, status="ok", metrics=metrics, threshold=threshold,
+                                 train_seconds=time.perf_counter() - t0,
+                                 seconds=time.perf_counter() - t0 + pre["pretrain_seconds"], **pre))
+        self.limit.did_work()
+        return rows
+
+    def _scores(self, cell: Cell, protocol: str, encoder: torch.nn.Module,
+                progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+        """Train- and test-fold scores of `encoder` under a protocol: fine-tuned (on a copy) or linearly probed."""
+        data = self.data
+        train_idx, test_idx = torch.as_tensor(cell.fold.train), torch.as_tensor(cell.fold.test)
+        seed = derive_seed(cell.seed, protocol, cell.fold_index)
+        if protocol == "finetune":
+            model, _ = finetune(copy.deepcopy(encoder), data.tokens.index(train_idx), data.labels[train_idx],
+                                self.cfg.budget, seed, self.device, loss=getattr(cell.conf.enc_obj, "loss", "ce"),
+                                on_step=progress.step("fine-tune"))
+            s_train = predict(model, data.tokens.index(train_idx), self.device)
+            s_test = predict(model, data.tokens.index(test_idx), self.device)
+        else:
+            x_train = embed(encoder, data.tokens.index(train_idx), self.device)
+            x_test = embed(encoder, data.tokens.index(test_idx), self.device)
+            s_train, s_test = linear_probe(x_train, data.labels[train_idx].numpy(), x_test, seed)
+        if not (np.isfinite(s_train).all() and np.isfinite(s_test).all()):
+            raise CellFailed(f"{protocol}: non-finite predictions")
+        return s_train, s_test
+
+    # ------------------------------------------------------------ training dynamics
+    def _dynamics_rows(self, cell: Cell, redraw: bool, progress: Progress) -> list[ResultRow]:
+        """One row per evaluated pretraining step (0 = the untrained encoder), each with the loss at that step."""
+        protocol = self.cfg.dynamics_protocol
+        name = protocol_name(protocol)
+        files = self.cache.files(cell)
+        rows = []
+        for step in [0, *json.loads(files.index.read_text())["steps"]]:
+            self.limit.check(f"evaluating step {step} of {cell.row_key(name)}")
+            result = self._dynamics_result(cell, protocol, step, files, progress)
+            row = self.row(cell, name, redraw, **result)
+            rows.append(dataclasses.replace(row, row_key=cell.row_key(f"{name}-step{step}"), step=step))
+        for stale in files.dynamics.glob(".*.tmp"):  # what a kill in the middle of a write left behind
+            stale.unlink(missing_ok=True)
+        return rows
+
+    def _dynamics_result(self, cell: Cell, protocol: str, step: int, files: CellFiles,
+                         progress: Progress) -> dict[str, Any]:
+        """The evaluation of one snapshot, cached so a resumed cell does not evaluate it twice."""
+        cache = files.evaluation(protocol, step)
+        if cache.exists():
+            try:
+                cached: dict[str, Any] = json.loads(cache.read_text())
+                return cached
+            except json.JSONDecodeError:
+                log.warning("%s: unreadable; evaluating again", cache)
+        t0 = time.perf_counter()
+        encoder = self.initial_encoder(cell)
+        loss = None
+        if step:
+            snapshot = self.cache.snapshot(cell, step, progress)
+            encoder.load_state_dict(snapshot["encoder"])
+            loss = float(snapshot["loss"])
+        result: dict[str, Any] = {"status": "ok", "reason": "", "pretrain_loss": loss}
+        try:
+            s_train, s_test = self._scores(cell, protocol, encoder, progress)
+            result["metrics"], result["threshold"] = self.evaluate(cell, s_train, s_test)
+        except CellFailed as exc:  # one bad checkpoint is a failed point on the curve, not a failed cell
+            result.update(status="failed", reason=str(exc))
+        result["train_seconds"] = result["seconds"] = time.perf_counter() - t0
+        write_text(cache, json.dumps(result))
+        self.limit.did_work()
+        return result
