@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import polars as pl
@@ -14,23 +15,29 @@ if TYPE_CHECKING:
     from tcrbench.run.config import RunConfig
 
 from tcrbench.plugins import loader as _plugins
-from tcrbench.plugins.contracts import ContractError, check_plugin, random_token_batch, validate_layout
-from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.batches import random_token_batch, validate_layout
+from tcrbench.plugins.contracts import ContractError, check_plugin
+from tcrbench.plugins.hookspecs import Register, hookimpl
 
 __all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins", "tiny_config",
            "tiny_dataset", "validate_layout"]
 
 
+def _registering(kind: str, classes: list[type]) -> Callable[[Register], None]:
+    def impl(register: Register) -> None:
+        for cls in classes:
+            register(cls)
+
+    impl.__name__ = f"register_{kind}"
+    return impl
+
+
 def plugin_module(name: str = "test_plugin", **kinds: list[type]) -> types.ModuleType:
-    """A throw-away plugin module: `plugin_module(augmentations=[MyAug])` implements register_augmentations."""
+    """A throw-away plugin module: `plugin_module(augmentations=[MyAug])` implements register_augmentations, so a
+    test registers classes through the same hooks a real plugin uses."""
     module = types.ModuleType(name)
     for kind, classes in kinds.items():
-        def impl(register: Any, _classes: list[type] = list(classes)) -> None:
-            for cls in _classes:
-                register(cls)
-
-        impl.__name__ = f"register_{kind}"
-        setattr(module, f"register_{kind}", hookimpl(impl))
+        setattr(module, f"register_{kind}", hookimpl(_registering(kind, list(classes))))
     return module
 
 
@@ -48,14 +55,14 @@ def temporary_plugins(*extra: Any, plugins_dir: str | Path | None = None,
         _plugins._current, _plugins._current_dir = previous
 
 
-def tiny_dataset(n_peptides: int = 3, n_positives_per_peptide: int = 10, seed: int = 0) -> "pl.DataFrame":
+def tiny_dataset(n_peptides: int = 3, n_positives_per_peptide: int = 10, seed: int = 0) -> pl.DataFrame:
     """A few dozen synthetic pairs in the canonical schema, for plugin tests that need a table."""
     from tcrbench.data.synthetic import synthesize
 
     return synthesize(n_peptides=n_peptides, n_positives_per_peptide=n_positives_per_peptide, seed=seed)
 
 
-def tiny_config(**overrides: Any) -> "RunConfig":
+def tiny_config(**overrides: Any) -> RunConfig:
     """A grid that runs in seconds (240 synthetic rows, 2 folds, 3 steps of each training, one thread): for tests of
     the runner, of executors and of plugins that need a whole run rather than one call."""
     from tcrbench.run.config import Budget, RunConfig

@@ -13,17 +13,31 @@ from typing import ClassVar, Literal
 
 import torch
 
-from tcrbench.plugins.protocols import Augmented
 from tcrbench.data.blosum import substitution_probs
 from tcrbench.data.vocab import (
-    FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_NAMES, REGION_PEPTIDE, REGION_SPECIAL, SEP, VOCAB_SIZE,
+    FIRST_AA,
+    MASK,
+    PAD,
+    REGION_CDR3A,
+    REGION_CDR3B,
+    REGION_NAMES,
+    REGION_PEPTIDE,
+    REGION_SPECIAL,
+    SEP,
+    VOCAB_SIZE,
     TokenBatch,
 )
-from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.kernels.masking import (
-    bernoulli_mask, bert_replace, mask_one, pick_one, rank_in_region, repack_left,
+    bernoulli_mask,
+    bert_replace,
+    mask_one,
+    pick_one,
+    rank_in_region,
+    repack_left,
 )
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
+from tcrbench.plugins.protocols import Augmented
 
 Region = Literal["peptide", "tcr", "both"]
 _REGION_HELP = "which amino acids it may touch: peptide, tcr (the CDR3 chains) or both"

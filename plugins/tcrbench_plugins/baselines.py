@@ -24,7 +24,7 @@ from sklearn.preprocessing import normalize
 from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE
 from tcrbench.data.vocab import AMINO_ACIDS
 from tcrbench.errors import UsageError
-from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def _chains(train: pl.DataFrame, test: pl.DataFrame, who: str) -> list[str]:
     return [c for c in (CDR3B, CDR3A) if c in train.columns and c in test.columns]
 
 
-def codes(seqs: "Sequence[str]", right: bool = False) -> np.ndarray:
+def codes(seqs: Sequence[str], right: bool = False) -> np.ndarray:
     """n x WIDTH residue codes (0 = padding); `right` aligns on the last residue instead of the first."""
     if right:
         seqs = [s[::-1] for s in seqs]
@@ -98,7 +98,7 @@ def kmer_ids(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return rows, ids[rows, pos]
 
 
-def kmer_counts(c: np.ndarray, ks: "Sequence[int]") -> sp.csr_matrix:
+def kmer_counts(c: np.ndarray, ks: Sequence[int]) -> sp.csr_matrix:
     """Counts of every k-mer for each k in `ks`, side by side."""
     blocks = []
     for k in ks:
@@ -138,8 +138,39 @@ def _check_logistic(alpha: float, epochs: int) -> None:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
 
 
+def _check_k(k: int) -> None:
+    if not 1 <= k <= 4:
+        raise ValueError(f"k must be between 1 and 4, got {k}")
+
+
 _ALPHA_HELP = "L2 penalty of the logistic regression (scikit-learn SGDClassifier alpha)"
 _EPOCHS_HELP = "passes of stochastic gradient descent over the training rows"
+
+
+class _LogisticBaseline:
+    """What the logistic-regression baselines share: the checks of `alpha` and `epochs`, and `fit_predict`
+    (labels, the chains both tables have, the fit). A subclass says which sparse features a row gets.
+
+    Not a dataclass: each subclass declares its own fields, `alpha` and `epochs` included, so the parameters
+    keep the order `tcrbench plugins show` and the result rows list them in.
+    """
+
+    name: ClassVar[str]
+    alpha: float
+    epochs: int
+
+    def __post_init__(self) -> None:
+        _check_logistic(self.alpha, self.epochs)
+
+    def features(self, frame: pl.DataFrame, chains: list[str], train: pl.DataFrame) -> sp.csr_matrix:
+        """Sparse features of each row of `frame`; `train` is the training table, for features fitted on it."""
+        raise NotImplementedError
+
+    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        y = _labels(train, self.name)
+        chains = _chains(train, test, self.name)
+        return _logistic(self.features(train, chains, train), y, self.features(test, chains, train),
+                         self.alpha, self.epochs, seed)
 
 
 # ---------------------------------------------------------------- baselines
@@ -177,7 +208,7 @@ class PeptideOnly:
 
 
 @dataclass
-class TcrOnly:
+class TcrOnly(_LogisticBaseline):
     name: ClassVar[str] = "tcr_only"
     description: ClassVar[str] = "logistic regression on k-mer counts of the TCR chains alone; never sees the peptide"
     shortcut: ClassVar[bool] = True
@@ -186,18 +217,12 @@ class TcrOnly:
     epochs: int = param(15, help=_EPOCHS_HELP)
 
     def __post_init__(self) -> None:
-        _check_logistic(self.alpha, self.epochs)
-        if not 1 <= self.k <= 4:
-            raise ValueError(f"k must be between 1 and 4, got {self.k}")
+        super().__post_init__()
+        _check_k(self.k)
 
-    def features(self, frame: pl.DataFrame, chains: list[str]) -> sp.csr_matrix:
+    def features(self, frame: pl.DataFrame, chains: list[str], train: pl.DataFrame) -> sp.csr_matrix:
         ks = range(1, self.k + 1)
         return sp.hstack([kmer_counts(codes(_strings(frame, ch, self.name)), ks) for ch in chains], format="csr")
-
-    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        y = _labels(train, self.name)
-        chains = _chains(train, test, self.name)
-        return _logistic(self.features(train, chains), y, self.features(test, chains), self.alpha, self.epochs, seed)
 
 
 def tcr_ids(train: pl.DataFrame, test: pl.DataFrame, chains: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -236,17 +261,14 @@ class TcrFrequency:
 
 
 @dataclass
-class LogregOnehot:
+class LogregOnehot(_LogisticBaseline):
     name: ClassVar[str] = "logreg_onehot"
     description: ClassVar[str] = "logistic regression on position one-hot of peptide and CDR3s, aligned at both ends"
     shortcut: ClassVar[bool] = False
     alpha: float = param(1e-6, help=_ALPHA_HELP)
     epochs: int = param(15, help=_EPOCHS_HELP)
 
-    def __post_init__(self) -> None:
-        _check_logistic(self.alpha, self.epochs)
-
-    def features(self, frame: pl.DataFrame, chains: list[str]) -> sp.csr_matrix:
+    def features(self, frame: pl.DataFrame, chains: list[str], train: pl.DataFrame) -> sp.csr_matrix:
         # CDR3s vary in length and are conserved at both ends: a left- and a right-aligned copy keeps both
         # ends in register without an alignment step
         blocks = []
@@ -255,14 +277,9 @@ class LogregOnehot:
             blocks += [onehot(codes(seqs)), onehot(codes(seqs, right=True))]
         return sp.hstack(blocks, format="csr")
 
-    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        y = _labels(train, self.name)
-        chains = _chains(train, test, self.name)
-        return _logistic(self.features(train, chains), y, self.features(test, chains), self.alpha, self.epochs, seed)
-
 
 @dataclass
-class LogregKmer:
+class LogregKmer(_LogisticBaseline):
     name: ClassVar[str] = "logreg_kmer"
     description: ClassVar[str] = "logistic regression on k-mers of peptide and TCR plus peptide x TCR 2-mer crosses"
     shortcut: ClassVar[bool] = False
@@ -272,33 +289,27 @@ class LogregKmer:
     epochs: int = param(15, help=_EPOCHS_HELP)
 
     def __post_init__(self) -> None:
-        _check_logistic(self.alpha, self.epochs)
-        if not 1 <= self.k <= 4:
-            raise ValueError(f"k must be between 1 and 4, got {self.k}")
+        super().__post_init__()
+        _check_k(self.k)
 
-    def features(self, frame: pl.DataFrame, chains: list[str], peptide_index: dict[str, int]) -> sp.csr_matrix:
+    def features(self, frame: pl.DataFrame, chains: list[str], train: pl.DataFrame) -> sp.csr_matrix:
         ks = range(1, self.k + 1)
         peptides = _strings(frame, PEPTIDE, self.name)
         blocks = [kmer_counts(codes(peptides), ks)]
         chain_codes = [codes(_strings(frame, ch, self.name)) for ch in chains]
         blocks += [kmer_counts(c, ks) for c in chain_codes]
         if self.interaction:
-            category = np.array([peptide_index.get(p, -1) for p in peptides], dtype=np.int64)
-            blocks += [crossed(category, len(peptide_index), c, 2) for c in chain_codes]
+            # one weight per (training peptide, TCR 2-mer); a peptide unseen in training gets none
+            index = {p: i for i, p in enumerate(sorted(set(_strings(train, PEPTIDE, self.name))))}
+            category = np.array([index.get(p, -1) for p in peptides], dtype=np.int64)
+            blocks += [crossed(category, len(index), c, 2) for c in chain_codes]
         return sp.hstack(blocks, format="csr")
-
-    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        y = _labels(train, self.name)
-        chains = _chains(train, test, self.name)
-        index = {p: i for i, p in enumerate(sorted(set(_strings(train, PEPTIDE, self.name))))}
-        return _logistic(self.features(train, chains, index), y, self.features(test, chains, index),
-                         self.alpha, self.epochs, seed)
 
 
 BASELINES: tuple[type, ...] = (Majority, PeptideOnly, TcrOnly, TcrFrequency, LogregOnehot, LogregKmer)
 
 
 @hookimpl
-def register_baselines(register) -> None:  # type: ignore[no-untyped-def]
+def register_baselines(register: Register) -> None:
     for cls in BASELINES:
         register(cls)

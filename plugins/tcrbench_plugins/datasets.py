@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 import polars as pl
 
 from tcrbench.data.synthetic import DEFAULT_DIFFICULTY, DEFAULT_NEGATIVE_RATIO, DEFAULT_PEPTIDES, DEFAULT_POSITIVES
-from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
 
 
@@ -54,6 +54,6 @@ class TableFile:
 
 
 @hookimpl
-def register_datasets(register) -> None:  # type: ignore[no-untyped-def]
+def register_datasets(register: Register) -> None:
     register(Synthetic)
     register(TableFile)

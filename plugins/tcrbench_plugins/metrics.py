@@ -7,17 +7,18 @@ AUROC is the primary metric; accuracy is here because papers report it, and it m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from sklearn import metrics as skm
 
-from tcrbench.plugins.protocols import MetricValue
 from tcrbench.errors import UsageError
-from tcrbench.run.evaluation import single_class_reason
-from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
+from tcrbench.plugins.protocols import MetricValue
+from tcrbench.run.evaluation import single_class_reason
 
 
 def _nan(reason: str, **extra: object) -> MetricValue:
@@ -25,69 +26,67 @@ def _nan(reason: str, **extra: object) -> MetricValue:
 
 
 @dataclass
-class _Ranking:
+class _SklearnMetric:
+    """One scikit-learn score of a fold: `_fn(y_true, y_score)`, or of the 0/1 predictions `y_score >= threshold`
+    when the metric needs a threshold. NaN with a reason on a single-class fold, for every metric alike."""
+
+    name: ClassVar[str]
+    needs_threshold: ClassVar[bool]
+    _fn: ClassVar[Callable[..., float]]  # of (y_true, y_score), or of (y_true, 0/1 predictions)
+
+    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
+                 threshold: float) -> MetricValue:
+        if self.needs_threshold and (threshold is None or np.isnan(threshold)):
+            raise UsageError(f"metric {self.name!r} needs a threshold, got {threshold!r}")
+        reason = single_class_reason(np.asarray(y_true))
+        if reason is not None:
+            return _nan(reason)
+        if self.needs_threshold:
+            y_score = (np.asarray(y_score) >= threshold).astype(np.int64)
+        return MetricValue(float(type(self)._fn(y_true, y_score)))
+
+
+@dataclass
+class _Ranking(_SklearnMetric):
     """A metric of the score ranking alone; the threshold is ignored."""
 
     needs_threshold: ClassVar[bool] = False
 
-    def score(self, y_true: np.ndarray, y_score: np.ndarray) -> float:
-        raise NotImplementedError
 
-    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
-                 threshold: float) -> MetricValue:
-        reason = single_class_reason(np.asarray(y_true))
-        if reason is not None:
-            return _nan(reason)
-        return MetricValue(float(self.score(y_true, y_score)))
+@dataclass
+class _Thresholded(_SklearnMetric):
+    """A metric of the 0/1 predictions `score >= threshold`, the threshold chosen on the training fold."""
+
+    needs_threshold: ClassVar[bool] = True
+
+
+def _auc01(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    return skm.roc_auc_score(y_true, y_score, max_fpr=0.1)
+
+
+def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return skm.f1_score(y_true, y_pred, zero_division=0.0)
 
 
 @dataclass
 class Auroc(_Ranking):
     name: ClassVar[str] = "auroc"
     description: ClassVar[str] = "area under the ROC curve over all test rows (the primary metric)"
-
-    def score(self, y_true: np.ndarray, y_score: np.ndarray) -> float:
-        return skm.roc_auc_score(y_true, y_score)
+    _fn = staticmethod(skm.roc_auc_score)
 
 
 @dataclass
 class Auprc(_Ranking):
     name: ClassVar[str] = "auprc"
     description: ClassVar[str] = "average precision (step-wise area under the precision-recall curve)"
-
-    def score(self, y_true: np.ndarray, y_score: np.ndarray) -> float:
-        return skm.average_precision_score(y_true, y_score)
+    _fn = staticmethod(skm.average_precision_score)
 
 
 @dataclass
 class Auc01(_Ranking):
     name: ClassVar[str] = "auc01"
     description: ClassVar[str] = "partial AUROC up to FPR 0.1, McClish-standardised (0.5 = chance, 1 = perfect)"
-
-    def score(self, y_true: np.ndarray, y_score: np.ndarray) -> float:
-        return skm.roc_auc_score(y_true, y_score, max_fpr=0.1)
-
-
-@dataclass
-class _Thresholded:
-    """A metric of the 0/1 predictions `score >= threshold`, the threshold chosen on the training fold."""
-
-    needs_threshold: ClassVar[bool] = True
-    _fn: ClassVar[Callable[[np.ndarray, np.ndarray], float]]
-
-    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
-                 threshold: float) -> MetricValue:
-        if threshold is None or np.isnan(threshold):
-            raise UsageError(f"metric {self.name!r} needs a threshold, got {threshold!r}")  # type: ignore[attr-defined]
-        reason = single_class_reason(np.asarray(y_true))
-        if reason is not None:
-            return _nan(reason)
-        y_pred = (np.asarray(y_score) >= threshold).astype(np.int64)
-        return MetricValue(float(type(self)._fn(y_true, y_pred)))
-
-
-def _f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return skm.f1_score(y_true, y_pred, zero_division=0.0)
+    _fn = staticmethod(_auc01)
 
 
 @dataclass
@@ -152,6 +151,6 @@ METRICS: tuple[type, ...] = (Auroc, Auprc, Auc01, Accuracy, BalancedAccuracy, Mc
 
 
 @hookimpl
-def register_metrics(register) -> None:  # type: ignore[no-untyped-def]
+def register_metrics(register: Register) -> None:
     for cls in METRICS:
         register(cls)

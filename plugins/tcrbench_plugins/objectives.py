@@ -14,15 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from tcrbench import kernels
-from tcrbench.plugins.protocols import ObjectiveOutput, PretrainBatch
-from tcrbench.plugins.contracts import moves_tokens
 from tcrbench.data.vocab import MASK, PAD, REGION_PEPTIDE, REGION_SPECIAL, SEP, TokenBatch
 from tcrbench.errors import UsageError
-from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.kernels.masking import bernoulli_mask, bert_replace, pick_one, repack_left
 from tcrbench.models.heads import MLMHead, ProjectionHead
 from tcrbench.models.pooling import pool as pool_by
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
+from tcrbench.plugins.protocols import ObjectiveOutput, PretrainBatch, moves_tokens
 
 Pooling = Literal["encoder", "cls", "mean"]
 _POOLING_HELP = "pooled vector: the encoder's own pooling, <cls> (the study's), or the mean over tokens"
@@ -65,7 +64,7 @@ class NoPretraining:
 
 # ---------------------------------------------------------------- ntxent (SimCLR)
 class _NTXentModule(nn.Module):
-    def __init__(self, spec: "NTXent", encoder: nn.Module) -> None:
+    def __init__(self, spec: NTXent, encoder: nn.Module) -> None:
         super().__init__()
         self.spec = spec
         hidden = encoder.hidden_size
@@ -121,7 +120,7 @@ def _is_identity(augmentation: Any) -> bool:
 
 
 class _MLMModule(nn.Module):
-    def __init__(self, spec: "MLM", encoder: nn.Module) -> None:
+    def __init__(self, spec: MLM, encoder: nn.Module) -> None:
         super().__init__()
         self.spec = spec
         self.head = MLMHead(encoder.hidden_size)
@@ -184,7 +183,7 @@ def tcr_view(tokens: TokenBatch) -> TokenBatch:
 
 
 class _CLIPModule(nn.Module):
-    def __init__(self, spec: "CLIP", encoder: nn.Module) -> None:
+    def __init__(self, spec: CLIP, encoder: nn.Module) -> None:
         super().__init__()
         self.spec = spec
         hidden = encoder.hidden_size
@@ -252,7 +251,7 @@ def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, va
 
 
 class _VICRegModule(nn.Module):
-    def __init__(self, spec: "VICReg", encoder: nn.Module) -> None:
+    def __init__(self, spec: VICReg, encoder: nn.Module) -> None:
         super().__init__()
         self.spec = spec
         hidden = encoder.hidden_size

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from tcrbench.data import splits
-from tcrbench.plugins.protocols import Fold
-from tcrbench.plugins.hookspecs import hookimpl
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
+from tcrbench.plugins.protocols import Fold
 
 if TYPE_CHECKING:
     import polars as pl
@@ -23,7 +23,7 @@ class RandomSplit:
     redraws_with_seed: ClassVar[bool] = True
     stratify: Literal["label", "label_peptide"] = param("label", help=_STRATIFY_HELP)
 
-    def split(self, frame: "pl.DataFrame", n_folds: int, seed: int) -> list[Fold]:
+    def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
         return splits.random_folds(frame, n_folds, seed, self.stratify)
 
 
@@ -37,7 +37,7 @@ class TcrSplit:
                      "(rows sharing either chain stay together)")
     stratify: Literal["label", "label_peptide"] = param("label", help=_STRATIFY_HELP)
 
-    def split(self, frame: "pl.DataFrame", n_folds: int, seed: int) -> list[Fold]:
+    def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
         return splits.tcr_folds(frame, n_folds, seed, self.chains, self.stratify)
 
 
@@ -47,7 +47,7 @@ class PeptideSplit:
     description: ClassVar[str] = "peptide-disjoint k-fold: every test peptide is unseen in training"
     redraws_with_seed: ClassVar[bool] = True
 
-    def split(self, frame: "pl.DataFrame", n_folds: int, seed: int) -> list[Fold]:
+    def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
         return splits.peptide_folds(frame, n_folds, seed)
 
 
@@ -60,7 +60,7 @@ class GivenSplit:
     test_value: str = param("test", help="if some rows hold this value: one fold testing on them, training on the rest")
     drop_shared_pairs: bool = param(False, help="drop training rows whose (peptide, TCR) pair is also in the test set")
 
-    def split(self, frame: "pl.DataFrame", n_folds: int, seed: int) -> list[Fold]:
+    def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
         return splits.given_folds(frame, self.column, self.test_value, self.drop_shared_pairs)
 
 
@@ -68,6 +68,6 @@ SPLITTERS: tuple[type, ...] = (RandomSplit, TcrSplit, PeptideSplit, GivenSplit)
 
 
 @hookimpl
-def register_splitters(register) -> None:  # type: ignore[no-untyped-def]
+def register_splitters(register: Register) -> None:
     for cls in SPLITTERS:
         register(cls)

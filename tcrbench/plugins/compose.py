@@ -9,13 +9,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from tcrbench.plugins.protocols import Augmented, ObjectiveOutput, PretrainBatch
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Augmented, ObjectiveOutput, PretrainBatch
 
 
 @dataclass
 class ComposedAugmentation:
+    """`--aug a+b`: the parts applied in order, with the union of what they changed."""
+
     parts: tuple[Any, ...]
     spec: str
     name: ClassVar[str] = "composed"
@@ -23,6 +25,7 @@ class ComposedAugmentation:
 
     @property
     def moves_tokens(self) -> bool:
+        """True when any part re-packs positions, so masked-LM refuses the whole composition."""
         return any(getattr(p, "moves_tokens", False) for p in self.parts)
 
     def __call__(self, batch: TokenBatch, generator: torch.Generator) -> Augmented:
@@ -36,10 +39,13 @@ class ComposedAugmentation:
 
 
 def compose_augmentations(parts: list[Any], spec: str) -> ComposedAugmentation:
+    """The augmentation `spec` names with `+`, from its already-built parts."""
     return ComposedAugmentation(tuple(parts), spec)
 
 
 class _WeightedSum(nn.Module):
+    """The composed objective's module: each part's loss, weighted and summed, and each part's logs."""
+
     def __init__(self, modules: list[nn.Module], names: list[str], weights: list[float]) -> None:
         super().__init__()
         self.parts = nn.ModuleList(modules)
@@ -63,6 +69,8 @@ class _WeightedSum(nn.Module):
 
 @dataclass
 class ComposedObjective:
+    """`--objective a+b:weight=0.5`: a weighted sum of objectives, as SCEPTR mixes contrastive and masked-LM."""
+
     parts: tuple[Any, ...]
     weights: tuple[float, ...]
     spec: str
@@ -71,7 +79,8 @@ class ComposedObjective:
     pretrains: ClassVar[bool] = True
 
     @property
-    def uses_labels(self) -> bool:  # type: ignore[override]
+    def uses_labels(self) -> bool:
+        """True when any part reads binding labels: then the sum is not self-supervised either."""
         return any(getattr(p, "uses_labels", False) for p in self.parts)
 
     def build(self, encoder: nn.Module) -> nn.Module:
@@ -79,6 +88,7 @@ class ComposedObjective:
 
 
 def compose_objectives(parts: list[Any], weights: list[float], spec: str) -> ComposedObjective:
+    """The objective `spec` names with `+`; `none` (no pretraining) cannot be part of a sum."""
     if any(not getattr(p, "pretrains", True) for p in parts):
         raise UsageError(f"{spec!r}: objective 'none' cannot be combined with others")
     return ComposedObjective(tuple(parts), tuple(weights), spec)

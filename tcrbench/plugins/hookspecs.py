@@ -7,8 +7,9 @@ methods of its kind's protocol in `tcrbench.plugins.protocols`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 

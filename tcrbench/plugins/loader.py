@@ -20,10 +20,9 @@ from typing import Any
 import pluggy
 
 from tcrbench import __version__
-
+from tcrbench.errors import UsageError
 from tcrbench.plugins import hookspecs
 from tcrbench.plugins.protocols import Kind
-from tcrbench.errors import UsageError
 from tcrbench.plugins.registry import Registry, Source
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -45,6 +44,7 @@ def _env_list(name: str) -> set[str]:
 
 
 def strict_mode() -> bool:
+    """Whether TCRBENCH_STRICT_PLUGINS makes a plugin that fails to load fatal (CI wants that; a user's run not)."""
     return os.environ.get("TCRBENCH_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -59,6 +59,7 @@ class Plugins:
 
     @property
     def hook(self) -> Any:
+        """pluggy's hook relay, for calling the observer hooks and `register_commands`."""
         return self.pm.hook
 
 
@@ -113,7 +114,7 @@ class _Loader:
                     for impl in caller.get_hookimpls():
                         if impl.plugin_name != plugin_name:
                             continue
-                        impl.function(register=lambda cls, _k=kind: staged.append((_k, cls)))
+                        impl.function(register=lambda cls, _k=kind, _s=staged: _s.append((_k, cls)))
             except UsageError:
                 raise
             except Exception as exc:  # a third-party bug must not take the others down
@@ -132,6 +133,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """The hash a single-file plugin is recorded by, so a result names the exact code that made it."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -25,6 +25,8 @@ def param(default: Any, help: str = "", **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class ParamSpec:
+    """One declared parameter of a plugin class, as `tcrbench plugins show` lists it."""
+
     name: str
     type: Any
     default: Any
@@ -32,10 +34,12 @@ class ParamSpec:
 
     @property
     def type_name(self) -> str:
+        """The type as a user would write it (`'cls' | 'mean'`, `int | None`)."""
         return type_name(self.type)
 
 
 def type_name(tp: Any) -> str:
+    """A readable name for a parameter type, for listings and error messages."""
     origin = get_origin(tp)
     if origin is Literal:
         return " | ".join(repr(a) for a in get_args(tp))
@@ -44,6 +48,36 @@ def type_name(tp: Any) -> str:
     if tp is type(None):
         return "None"
     return getattr(tp, "__name__", str(tp))
+
+
+def supported_type(tp: Any) -> bool:
+    """Whether the command line can set a parameter of this type: a scalar, a Literal of scalars, or an Optional
+    of those (the types `coerce` understands)."""
+    if tp in _SCALARS:
+        return True
+    origin = get_origin(tp)
+    if origin is Literal:
+        return all(isinstance(a, _SCALARS) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return len(args) == len(get_args(tp)) - 1 and all(supported_type(a) for a in args)
+    return False
+
+
+def default_fits(value: Any, tp: Any) -> bool:
+    """Whether a declared default is of its declared type (bool is not an int here, an int is a float)."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return value in get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(default_fits(value, a) for a in get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
 
 
 def param_specs(cls: type) -> list[ParamSpec]:
@@ -57,8 +91,8 @@ def param_specs(cls: type) -> list[ParamSpec]:
             continue
         if f.default is not dataclasses.MISSING:
             default = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
         else:
             default = dataclasses.MISSING
         specs.append(ParamSpec(f.name, hints.get(f.name, str), default, f.metadata.get("help", "")))
@@ -70,7 +104,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         args = get_args(tp)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")) and type(None) in args:
+        if value is None or ((isinstance(value, str) and value.lower() in ("none", "null", "")) and type(None) in args):
             return None
         errors = []
         for a in args:

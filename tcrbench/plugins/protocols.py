@@ -2,7 +2,7 @@
 
 Plugins exchange tensors and frames, never loops or globals: an augmentation maps a batch and a generator to a
 corrupted batch; an objective maps (encoder, batch, augmentation) to a loss. These protocols are the contract
-that `tcrbench.testing.check_plugin` verifies for built-in and third-party plugins alike.
+that `tcrbench.check_plugin` verifies for built-in and third-party plugins alike.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 
 class Kind(str, Enum):
+    """The kinds of plugin object: one registration hook each, and one slot of a configuration."""
+
     AUGMENTATION = "augmentation"
     OBJECTIVE = "objective"
     ENCODER = "encoder"
@@ -34,7 +36,36 @@ class Kind(str, Enum):
 
     @property
     def hook(self) -> str:
+        """The name of the hook that registers this kind, e.g. `register_augmentations`."""
         return f"register_{self.value}s"
+
+
+# ---------------------------------------------------------------- what every kind declares
+NAME_FORBIDDEN = ":+,= "  # the separators of `name:key=value,...+name`, so a name could not be parsed back
+
+
+def plugin_identity(cls: Any) -> tuple[str, str]:
+    """A plugin class's `name` and the first line of its `description`, or ValueError saying which is wrong.
+
+    The one rule for both the registry (which raises it as a UsageError naming the plugin that registered the
+    class) and `check_plugin` (a ContractError): a name the command line can parse back, a description to list.
+    """
+    name, description = getattr(cls, "name", None), getattr(cls, "description", None)
+    if not isinstance(name, str) or not name or any(c in name for c in NAME_FORBIDDEN):
+        raise ValueError(f"`name` must be a non-empty string without {NAME_FORBIDDEN!r}, got {name!r}")
+    if not isinstance(description, str) or not description.strip():
+        raise ValueError("needs a one-line `description`")
+    return name, description.strip().splitlines()[0]
+
+
+def moves_tokens(augmentation: Any) -> bool:
+    """True when an augmentation (or any part of a composed one) re-packs positions, like crop or delete.
+
+    Such augmentations keep the width but shift tokens, so `changed` cannot serve as masked-LM targets.
+    """
+    if getattr(augmentation, "moves_tokens", False):
+        return True
+    return any(moves_tokens(p) for p in getattr(augmentation, "parts", ()) or ())
 
 
 # ---------------------------------------------------------------- augmentations
@@ -72,7 +103,7 @@ class EncoderFactory(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
 
-    def build(self, max_len: int) -> "nn.Module":
+    def build(self, max_len: int) -> nn.Module:
         """A fresh encoder; the caller seeds torch's RNG before calling, so weights depend on the seed only."""
         ...
 
@@ -90,7 +121,7 @@ class PretrainBatch:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def index(self, idx: torch.Tensor | slice) -> "PretrainBatch":
+    def index(self, idx: torch.Tensor | slice) -> PretrainBatch:
         return PretrainBatch(self.tokens.index(idx), self.groups[idx],
                              None if self.labels is None else self.labels[idx])
 
@@ -109,7 +140,7 @@ class Objective(Protocol):
     uses_labels: ClassVar[bool]  # reported beside every result: a label-using "pretraining" is not self-supervised
     pretrains: ClassVar[bool]  # False only for `none`, the supervised baseline
 
-    def build(self, encoder: "nn.Module") -> "nn.Module":
+    def build(self, encoder: nn.Module) -> nn.Module:
         """The objective's own trainable parts (projection or LM head) as a module with
         forward(encoder, batch: PretrainBatch, augmentation, generator) -> ObjectiveOutput."""
         ...
@@ -121,7 +152,7 @@ class Dataset(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
 
-    def load(self) -> "pl.DataFrame":
+    def load(self) -> pl.DataFrame:
         """A table in the canonical schema (peptide, cdr3b, [cdr3a], [mhc], label, extra columns kept)."""
         ...
 
@@ -139,7 +170,7 @@ class Splitter(Protocol):
     description: ClassVar[str]
     redraws_with_seed: ClassVar[bool]  # False for given partitions: the statistics depend on it
 
-    def split(self, frame: "pl.DataFrame", n_folds: int, seed: int) -> list[Fold]: ...
+    def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]: ...
 
 
 @dataclass(frozen=True)
@@ -164,7 +195,7 @@ class Baseline(Protocol):
     description: ClassVar[str]
     shortcut: ClassVar[bool]  # peptide-only, TCR-only, TCR-frequency: they expose data shortcuts
 
-    def fit_predict(self, train: "pl.DataFrame", test: "pl.DataFrame", seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores for the training rows (to choose a threshold) and for the test rows."""
         ...
 

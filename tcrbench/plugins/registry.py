@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
-from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
-from tcrbench.plugins.params import ParamSpec, build_params, param_specs, split_spec
+from tcrbench.plugins.params import ParamSpec, build_params, coerce, param_specs, split_spec
+from tcrbench.plugins.protocols import Kind, plugin_identity
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Source:
 
 @dataclass(frozen=True)
 class Entry:
+    """One registered plugin class: what `tcrbench plugins` lists and what a spec string builds."""
+
     kind: Kind
     name: str
     description: str
@@ -40,9 +43,11 @@ class Entry:
 
     @property
     def params(self) -> list[ParamSpec]:
+        """The class's typed parameters (its dataclass fields)."""
         return param_specs(self.cls)
 
     def create(self, values: dict[str, Any] | None = None) -> Any:
+        """An instance from raw values (command-line strings or TOML); bad values are a UsageError naming it."""
         where = f"{self.kind.value} {self.name!r}"
         kwargs = build_params(self.cls, values or {}, where)
         try:
@@ -54,23 +59,24 @@ class Entry:
 
 
 def _check_class(kind: Kind, cls: Any, source: Source) -> tuple[str, str]:
+    """The class's name and one-line description, or a UsageError naming the plugin that registered it."""
     where = f"plugin {source.plugin!r} registering a {kind.value}"
     if not isinstance(cls, type):
         raise UsageError(f"{where}: register() takes a class, got {type(cls).__name__}")
-    name = getattr(cls, "name", None)
-    description = getattr(cls, "description", None)
-    if not isinstance(name, str) or not name or any(c in name for c in ":+,= "):
-        raise UsageError(f"{where}: {cls.__name__}.name must be a non-empty string without ':+,= ', got {name!r}")
-    if not isinstance(description, str) or not description.strip():
-        raise UsageError(f"{where}: {cls.__name__} needs a one-line `description`")
-    return name, description.strip().splitlines()[0]
+    try:
+        return plugin_identity(cls)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {cls.__name__}: {exc}") from None
 
 
 class Registry:
+    """Every plugin class by kind and name; a name is unique within its kind, whoever registers it."""
+
     def __init__(self) -> None:
         self._entries: dict[Kind, dict[str, Entry]] = {k: {} for k in Kind}
 
     def add(self, kind: Kind, cls: type, source: Source) -> Entry:
+        """Register one class; a bad class or a name already taken is a UsageError naming both sources."""
         name, description = _check_class(kind, cls, source)
         existing = self._entries[kind].get(name)
         if existing is not None:
@@ -82,11 +88,13 @@ class Registry:
         return entry
 
     def remove_plugin(self, plugin: str) -> None:
+        """Forget everything one plugin registered (it failed part-way through registering)."""
         for kind in Kind:
             for name in [n for n, e in self._entries[kind].items() if e.source.plugin == plugin]:
                 del self._entries[kind][name]
 
     def names(self, kind: Kind) -> list[str]:
+        """The registered names of one kind, sorted."""
         return sorted(self._entries[kind])
 
     def __iter__(self) -> Iterator[Entry]:
@@ -95,6 +103,7 @@ class Registry:
                 yield self._entries[kind][name]
 
     def get(self, kind: Kind, name: str) -> Entry:
+        """The entry for a name; an unknown name is a UsageError with the known names and a did-you-mean."""
         try:
             return self._entries[kind][name]
         except KeyError:
@@ -106,11 +115,12 @@ class Registry:
             ) from None
 
     def find(self, name: str) -> list[Entry]:
+        """Entries of any kind with this name (`tcrbench plugins show NAME` does not ask for the kind)."""
         return [e for e in self if e.name == name]
 
     def create(self, kind: Kind, spec: str) -> Any:
         """Build one plugin object from `name:key=value,...`; `+` composes augmentations and objectives."""
-        parts = [p for p in spec.split("+")]
+        parts = spec.split("+")
         if len(parts) > 1:
             if kind not in (Kind.AUGMENTATION, Kind.OBJECTIVE):
                 raise UsageError(f"{spec!r}: only augmentations and objectives compose with '+'")
@@ -122,8 +132,6 @@ class Registry:
             for part in parts:
                 name, values = split_spec(part)
                 raw_weight = values.pop("weight", "1")
-                from tcrbench.plugins.params import coerce
-
                 weights.append(coerce(raw_weight, float, f"objective {name!r}: parameter 'weight'"))
                 objectives.append(self.get(kind, name).create(values))
             return compose_objectives(objectives, weights, spec)

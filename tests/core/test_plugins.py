@@ -12,10 +12,10 @@ from typing import ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
 from tcrbench.plugins.loader import load_plugins
-from tcrbench.testing import plugin_module, temporary_plugins
+from tcrbench.plugins.protocols import Kind
+from tcrbench.testing import plugin_module
 
 GOOD = '''
 from dataclasses import dataclass

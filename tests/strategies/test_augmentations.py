@@ -9,16 +9,31 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tcrbench.plugins.protocols import Augmented
 from tcrbench.data.blosum import substitution_probs
-from tcrbench.plugins.contracts import moves_tokens, random_token_batch, validate_layout
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.data.vocab import (
-    AMINO_ACIDS, FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_NAMES, REGION_PEPTIDE, TokenBatch,
+    AMINO_ACIDS,
+    FIRST_AA,
+    MASK,
+    PAD,
+    REGION_CDR3A,
+    REGION_CDR3B,
+    REGION_NAMES,
+    REGION_PEPTIDE,
+    TokenBatch,
 )
 from tcrbench.kernels.masking import bernoulli_mask
+from tcrbench.plugins.contracts import moves_tokens, random_token_batch, validate_layout
+from tcrbench.plugins.protocols import Augmented
 from tcrbench_plugins.augmentations import (
-    BUILTIN_AUGMENTATIONS, ChainDrop, Crop, Delete, Identity, Mask, Mask1, Substitute,
+    BUILTIN_AUGMENTATIONS,
+    ChainDrop,
+    Crop,
+    Delete,
+    Identity,
+    Mask,
+    Mask1,
+    Substitute,
 )
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

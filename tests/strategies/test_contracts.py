@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from tcrbench.plugins.protocols import Augmented, Kind, ObjectiveOutput
-from tcrbench.plugins.contracts import ContractError, check_plugin, random_token_batch, validate_layout
 from tcrbench.data.vocab import CLS, MASK, PAD, SEP, TokenBatch
 from tcrbench.models.pooling import pool
+from tcrbench.plugins.contracts import ContractError, check_plugin, random_token_batch, validate_layout
 from tcrbench.plugins.loader import load_plugins
+from tcrbench.plugins.protocols import Augmented, Kind, ObjectiveOutput
 from tcrbench.plugins.registry import Entry
 
 MINE = ("tcrbench_plugins.augmentations", "tcrbench_plugins.objectives", "tcrbench_plugins.encoders")
@@ -34,7 +34,7 @@ def test_the_builtins_are_all_registered() -> None:
     expected = {("augmentation", n) for n in ("identity", "mask1", "mask", "substitute", "crop", "delete",
                                                "chain_drop")}
     expected |= {("objective", n) for n in ("none", "ntxent", "mlm", "clip", "vicreg")}
-    expected |= {("encoder", n) for n in ("transformer", "cnn")}
+    expected |= {("encoder", n) for n in ("transformer", "cnn", "chain_cnn")}
     assert names == expected
 
 

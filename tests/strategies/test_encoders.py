@@ -6,13 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tcrbench.plugins.protocols import Kind
-from tcrbench.plugins.contracts import check_plugin, random_token_batch
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.errors import UsageError
 from tcrbench.models.heads import ClassifierHead, MLMHead, classification_loss
 from tcrbench.models.pooling import max_pool, mean_pool, pool
 from tcrbench.models.transformer import SIZES, TransformerEncoder
+from tcrbench.plugins.contracts import check_plugin, random_token_batch
+from tcrbench.plugins.protocols import Kind
 from tcrbench.plugins.registry import Registry, Source
 from tcrbench_plugins.encoders import CNN, Transformer
 

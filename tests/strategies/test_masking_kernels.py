@@ -7,7 +7,12 @@ import torch
 
 from tcrbench.data.vocab import FIRST_AA, MASK, PAD, VOCAB_SIZE
 from tcrbench.kernels.masking import (
-    bernoulli_mask, bert_replace, mask_one, pick_one, rank_in_region, repack_left,
+    bernoulli_mask,
+    bert_replace,
+    mask_one,
+    pick_one,
+    rank_in_region,
+    repack_left,
 )
 
 

@@ -8,16 +8,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tcrbench.plugins.protocols import Kind, ObjectiveOutput, PretrainBatch
-from tcrbench.plugins.contracts import random_token_batch, validate_layout
 from tcrbench.data.tokenizer import Tokenizer
 from tcrbench.data.vocab import MASK
 from tcrbench.errors import UsageError
+from tcrbench.plugins.contracts import random_token_batch, validate_layout
 from tcrbench.plugins.loader import load_plugins
+from tcrbench.plugins.protocols import Kind, ObjectiveOutput, PretrainBatch
 from tcrbench_plugins.augmentations import Crop, Identity, Mask, Mask1, Substitute
 from tcrbench_plugins.encoders import CNN, Transformer
 from tcrbench_plugins.objectives import (
-    CLIP, MLM, BUILTIN_OBJECTIVES, NTXent, NoPretraining, VICReg, peptide_view, tcr_view, vicreg_loss,
+    BUILTIN_OBJECTIVES,
+    CLIP,
+    MLM,
+    NoPretraining,
+    NTXent,
+    VICReg,
+    peptide_view,
+    tcr_view,
+    vicreg_loss,
 )
 
 ENCODERS = [Transformer(), CNN()]

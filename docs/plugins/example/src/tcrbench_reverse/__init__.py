@@ -11,10 +11,7 @@ from typing import ClassVar, Literal
 
 import torch
 
-from tcrbench.plugins.protocols import Augmented
-from tcrbench.data.vocab import REGION_NAMES, TokenBatch
-from tcrbench.plugins.hookspecs import hookimpl
-from tcrbench.plugins.params import param
+from tcrbench import REGION_NAMES, Augmented, TokenBatch, hookimpl, param
 
 
 @dataclass
