@@ -45,8 +45,9 @@ def data_override(suite: str, data_dir: Path | None) -> list[str]:
 
 def run_suite(suite: str, runs: Path, results: Path, data_dir: Path | None, run_args: list[str]) -> float:
     run_dir = runs / suite
+    shown = run_dir.relative_to(REPO) if run_dir.is_relative_to(REPO) else run_dir  # portable in the README
     command = ["tcrbench", "run", "--config", str((SUITES_DIR / f"{suite}.toml").relative_to(REPO)),
-               *data_override(suite, data_dir), "--out", str(run_dir), "--quiet", *run_args]
+               *data_override(suite, data_dir), "--out", str(shown), "--quiet", *run_args]
     print("$", shlex.join(command), flush=True)
     start = time.perf_counter()
     code = subprocess.call([sys.executable, "-m", "tcrbench", *command[1:]], cwd=REPO)  # this venv's tcrbench
@@ -61,9 +62,30 @@ def run_suite(suite: str, runs: Path, results: Path, data_dir: Path | None, run_
     subprocess.check_call(report, cwd=REPO, stdout=subprocess.DEVNULL)
     for name in ("config.toml", "environment.json", "config_hash"):
         shutil.copy2(run_dir / name, out / name)
+    portable_copies(out)
     plots = write_plots(run_dir, out)
     write_readme(suite, out, command, seconds, code, plots)
     return seconds
+
+
+def portable_copies(out: Path) -> None:
+    """The copied config and environment name the data file relative to the results folder, never by the
+    absolute path of the machine that ran the suite."""
+    config = out / "config.toml"
+    lines = []
+    for line in config.read_text().splitlines():
+        if line.startswith("data = "):
+            path = Path(json.loads(line.split("=", 1)[1].strip()))
+            if path.is_absolute():
+                line = f"data = {json.dumps(os.path.relpath(path, out))}"
+        lines.append(line)
+    config.write_text("\n".join(lines) + "\n")
+    env_file = out / "environment.json"
+    env = json.loads(env_file.read_text())
+    data = env.get("data") or {}
+    if isinstance(data.get("source"), str) and Path(data["source"]).is_absolute():
+        data["source"] = Path(data["source"]).name
+        env_file.write_text(json.dumps(env, indent=2, sort_keys=True))
 
 
 def write_plots(run_dir: Path, out: Path) -> list[str]:

@@ -14,7 +14,7 @@ from torch import nn
 
 from tcrbench.errors import UsageError
 from tcrbench.plugins.hookspecs import Register, hookimpl
-from tcrbench.models import cnn, transformer
+from tcrbench.models import chains, cnn, transformer
 from tcrbench.plugins.params import param
 
 
@@ -75,7 +75,34 @@ class CNN:
         return cnn.CNNEncoder(self.config(), max_len)
 
 
-BUILTIN_ENCODERS: tuple[type, ...] = (Transformer, CNN)
+@dataclass
+class ChainCNN:
+    channels: int = param(32, help="filters per kernel width and chain")
+    widths: str = param("1/3/5/7/9", help="kernel widths of each chain's parallel convolutions, separated by '/'")
+    encoding: Literal["learned", "blosum62"] = param(
+        "learned", help="residue encoding: a learned embedding, or frozen BLOSUM62 rows (NetTCR's)")
+    embed: int = param(24, help="width of the learned embedding")
+    head_hidden: int = param(64, help="width of the dense ReLU layer of the classification head")
+    dropout: float = param(0.1, help="dropout in the classification head")
+    interaction: Literal["product", "concat"] = param(
+        "product", help="head: peptide and receptor projections joined by sum and product, or NetTCR's concatenation")
+    name: ClassVar[str] = "chain_cnn"
+    description: ClassVar[str] = "NetTCR-style CNN: own convolutions per chain, max-pooled per chain, concatenated"
+
+    def __post_init__(self) -> None:
+        _check_dropout(self.dropout)
+        self.config()
+
+    def config(self) -> chains.ChainCNNConfig:
+        return chains.ChainCNNConfig(embed=self.embed, channels=self.channels, widths=cnn.parse_widths(self.widths),
+                                     encoding=self.encoding, head_hidden=self.head_hidden, dropout=self.dropout,
+                                     interaction=self.interaction)
+
+    def build(self, max_len: int) -> nn.Module:
+        return chains.ChainCNNEncoder(self.config(), max_len)
+
+
+BUILTIN_ENCODERS: tuple[type, ...] = (Transformer, CNN, ChainCNN)
 
 
 @hookimpl

@@ -12,7 +12,8 @@ from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 
 _BUDGET = {
     "pretrain_epochs", "pretrain_steps", "pretrain_batch", "pretrain_chunk", "pretrain_lr", "finetune_epochs",
-    "finetune_steps", "batch_size", "lr", "optimizer", "weight_decay", "warmup", "grad_clip",
+    "finetune_steps", "batch_size", "lr", "optimizer", "weight_decay", "warmup", "grad_clip", "schedule", "patience",
+    "monitor", "val_fraction", "bucket",
 }
 
 
@@ -65,6 +66,12 @@ def register(app: typer.Typer) -> None:
         weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
         warmup: Optional[float] = typer.Option(None, "--warmup", help="Warm-up fraction of steps."),
         grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Max gradient norm (0 = off)."),
+        schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning rate after warm-up: linear (decay to zero) or constant."),
+        patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping: epochs without a better validation score (0 = off)."),
+        monitor: Optional[str] = typer.Option(None, "--monitor", help="Early-stopping signal on the inner validation split: auroc or loss."),
+        val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Share of each training fold held out for early stopping (0 = none)."),
+        bucket: Optional[bool] = typer.Option(None, "--bucket/--no-bucket", help="Length-bucketed batches, trimmed to their longest row."),
+        framing: Optional[str] = typer.Option(None, "--framing", help="pan (one output for all peptides) or per_peptide (a head per peptide)."),
         device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda:N."),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<data>-<config hash>)."),
@@ -96,7 +103,8 @@ def register(app: typer.Typer) -> None:
             pretrain_epochs=pretrain_epochs, pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch,
             pretrain_chunk=pretrain_chunk, pretrain_lr=pretrain_lr, finetune_epochs=finetune_epochs,
             finetune_steps=finetune_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
-            weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, device=device, threads=threads,
+            weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, schedule=schedule, patience=patience,
+            monitor=monitor, val_fraction=val_fraction, bucket=bucket, framing=framing, device=device, threads=threads,
             eval_every=eval_every, dynamics_protocol=dynamics_protocol, checkpoint_every=checkpoint_every,
             checkpoint_minutes=checkpoint_minutes, max_time=None if max_time is None else parse_duration(max_time),
         )

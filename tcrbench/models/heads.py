@@ -18,15 +18,25 @@ from tcrbench.data.vocab import VOCAB_SIZE
 LossKind = Literal["ce", "focal"]
 
 
-class ClassifierHead(nn.Module):
-    """Pooled B x hidden -> B x num_labels logits: dropout, dense, tanh, dropout, dense."""
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
-    def __init__(self, hidden: int, num_labels: int = 2, dropout: float = 0.1) -> None:
+
+class ClassifierHead(nn.Module):
+    """Pooled B x hidden -> B x num_labels logits: dropout, dense (to `inner`), activation, dropout, dense.
+
+    The defaults are BERT's head (inner = hidden, tanh); NetTCR-style CNNs use a narrow ReLU layer instead.
+    """
+
+    def __init__(self, hidden: int, num_labels: int = 2, dropout: float = 0.1, inner: int | None = None,
+                 activation: str = "tanh") -> None:
         super().__init__()
         if num_labels < 1:
             raise ValueError(f"num_labels must be at least 1, got {num_labels}")
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.Tanh(),
-                                 nn.Dropout(dropout), nn.Linear(hidden, num_labels))
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        inner = hidden if inner is None else inner
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, inner), ACTIVATIONS[activation](),
+                                 nn.Dropout(dropout), nn.Linear(inner, num_labels))
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.net(pooled)

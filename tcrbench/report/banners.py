@@ -73,6 +73,38 @@ def _losing_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], hib: bool
     return out
 
 
+UNDERTRAINED_CHANCE = 0.03  # a supervised neural arm this close to AUROC 0.5 has not learned
+UNDERTRAINED_GAP = 0.10  # ... nor one this far below the best simple baseline
+
+
+def _undertrained_banners(rows: Sequence[BoardRow], metric: str, hib: bool) -> list[Banner]:
+    """The supervised neural arm near chance, or far below a simple baseline: every comparison of pretraining
+    against it is between two arms that did not learn, whatever its p-value."""
+    supervised = [r for r in rows if r.arm == "supervised" and math.isfinite(r.mean)]
+    # the fine-tuned arm is what the neural models can do; a linear probe on a pan-peptide encoder cannot model the
+    # peptide-receptor interaction at all, so judging competence by it would raise the banner on every pan board
+    if any(r.protocol == "finetune" for r in supervised):
+        supervised = [r for r in supervised if r.protocol == "finetune"]
+    simple = [r for r in rows if r.protocol == "baseline" and math.isfinite(r.mean)]
+    best = (max if hib else min)(simple, key=lambda r: r.mean) if simple else None
+    out = []
+    for arm in supervised:
+        reasons = []
+        if "auroc" in metric and abs(arm.mean - 0.5) < UNDERTRAINED_CHANCE:
+            reasons.append(f"within {UNDERTRAINED_CHANCE:g} of chance (0.5)")
+        if best is not None and (best.mean - arm.mean if hib else arm.mean - best.mean) > UNDERTRAINED_GAP:
+            reasons.append(f"{_fmt(abs(best.mean - arm.mean))} below the simple baseline {best.label} "
+                           f"({_fmt(best.mean)})")
+        if reasons:
+            out.append(Banner(
+                "undertrained",
+                f"The neural arms are under-trained; a pretraining comparison here says little: the supervised arm "
+                f"{arm.label} [{arm.protocol}] scores {metric} {_fmt(arm.mean)}, " + " and ".join(reasons) + ".",
+                (arm.key, *((best.key,) if best is not None else ())),
+            ))
+    return out
+
+
 def _other_banners(rows: Sequence[BoardRow], failures: Sequence[FailedCell],
                    n_cells: int, meta_redraw: bool | None) -> list[Banner]:
     out = []
@@ -104,6 +136,7 @@ def board_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], failures: S
                   metric: str, margin: float, higher_is_better: bool, redraw: bool | None) -> list[Banner]:
     """Every banner for a run's rows, most important first."""
     n_cells = sum(len(r.cells) for r in rows)
-    return (_shortcut_banners(rows, metric, margin, higher_is_better)
+    return (_undertrained_banners(rows, metric, higher_is_better)
+            + _shortcut_banners(rows, metric, margin, higher_is_better)
             + _losing_banners(rows, refs, higher_is_better)
             + _other_banners(rows, failures, n_cells, redraw))

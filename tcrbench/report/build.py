@@ -133,6 +133,7 @@ def build_board(
         versions=dict(env.get("versions") or main_rows[0].get("versions") or {}),
         git=env.get("git"), device=env.get("device"),
         pretrain_on=next((str(r["pretrain_on"]) for r in main_rows if r.get("pretrain_on")), None),
+        framing=next((str(r["framing"]) for r in main_rows if r.get("framing") and r.get("arm") != "baseline"), None),
         seeds_redraw_folds=seeds_redraw,
         pairing=pairings[0] if pairings else "",
         test_train_ratio=mean_ratio([c for c in all_cells if c.status == "ok"]),

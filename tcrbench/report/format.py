@@ -122,3 +122,9 @@ FLAG_HELP = {
     "no_reference": "its reference (the supervised arm) has no finished cell",
     "mixed_redraw": "rows disagree on whether seeds redraw the folds; pairs were averaged per fold (n = k)",
 }
+
+
+FRAMINGS = {
+    "pan": "one model for every peptide, the peptide an input",
+    "per_peptide": "an output head per peptide on a shared encoder; the probe fits a logistic regression per peptide",
+}

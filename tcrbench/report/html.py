@@ -120,6 +120,8 @@ def _meta(board: Leaderboard) -> str:
         refs = "; ".join(f"{esc(p)} rows against {esc(k)}" for p, k in m.references.items())
         items.append(f"each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
                      "against the fine-tuned one")
+    if m.framing:
+        items.append(f"framing of the neural arms: {esc(m.framing)} ({esc(fmt.FRAMINGS.get(m.framing, ''))})")
     if m.pretrain_on and m.pretrain_on != "train":
         items.append(f"pretraining saw {esc(m.pretrain_on)} sequences (transductive)")
     if m.versions:

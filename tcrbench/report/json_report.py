@@ -105,6 +105,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
     out.update({
         "run": {"run_dir": m.run_dir, "config_hash": m.config_hash, "data_source": m.data_source,
                 "versions": dict(m.versions), "git": m.git, "device": m.device, "pretrain_on": m.pretrain_on,
+                "framing": m.framing,
                 "folds": list(m.folds), "seeds": list(m.seeds), "n_rows": m.n_rows, "n_failed": m.n_failed},
         "test": {"name": TEST_NAME, "confidence": m.confidence, "pairing": m.pairing,
                  "seeds_redraw_folds": m.seeds_redraw_folds, "test_train_ratio": m.test_train_ratio,

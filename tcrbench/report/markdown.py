@@ -55,6 +55,8 @@ def _meta_lines(board: Leaderboard) -> list[str]:
     if refs:
         lines.append(f"- each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
                      "against the fine-tuned one")
+    if m.framing:
+        lines.append(f"- framing of the neural arms: `{escape(m.framing)}` ({fmt.FRAMINGS.get(m.framing, '')})")
     if m.pretrain_on and m.pretrain_on != "train":
         lines.append(f"- pretraining saw `{escape(m.pretrain_on)}` sequences (transductive), not only the training fold")
     if m.versions:

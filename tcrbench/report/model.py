@@ -200,6 +200,7 @@ class BoardMeta:
     git: str | None = None
     device: str | None = None
     pretrain_on: str | None = None
+    framing: str | None = None  # the neural arms' framing: pan (peptide as input) or per_peptide (a head each)
     seeds_redraw_folds: bool | None = None
     pairing: str = ""
     test_train_ratio: float | None = None

@@ -44,6 +44,11 @@ class ResultRow:
     train_seconds: float = 0.0
     seconds: float = 0.0
     step: Optional[int] = None  # training-dynamics rows: the pretraining step evaluated; None elsewhere
+    framing: str = "pan"  # pan: one model for every peptide; per_peptide: an output head (or model) per peptide
+    epochs: Optional[int] = None  # fine-tuning epochs run before early stopping (None: no neural training)
+    best_epoch: Optional[int] = None  # the epoch whose weights were restored
+    val_curve: list[float] = field(default_factory=list)  # inner-validation score after each epoch
+    n_val: int = 0  # rows of the inner validation split carved from the training fold
     sources: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION

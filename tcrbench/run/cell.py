@@ -35,8 +35,9 @@ from tcrbench.run.timelimit import TimeLimit
 from tcrbench.training.checkpoint import CellFiles, StoppedForTime
 from tcrbench.training.dynamics import protocol_name
 from tcrbench.training.failures import CellFailed
-from tcrbench.training.finetune import embed, finetune, predict
-from tcrbench.training.probe import linear_probe
+from tcrbench.run.inner_split import InnerSplit, inner_split, usable
+from tcrbench.training.finetune import Validation, embed, finetune, predict
+from tcrbench.training.probe import linear_probe, linear_probe_per_group
 from tcrbench.training.seeding import derive_seed
 
 log = logging.getLogger("tcrbench.run")
@@ -165,33 +166,68 @@ class CellRunner:
             raise
         for protocol in protocols:
             t0 = time.perf_counter()
-            s_train, s_test = self._scores(cell, protocol, encoder, progress)
+            s_train, s_test, trained = self._scores(cell, protocol, encoder, progress)
             metrics, threshold = self.evaluate(cell, s_train, s_test, predictions=cell.row_key(protocol))
             rows.append(self.row(cell, protocol, redraw, status="ok", metrics=metrics, threshold=threshold,
                                  train_seconds=time.perf_counter() - t0,
-                                 seconds=time.perf_counter() - t0 + pre["pretrain_seconds"], **pre))
+                                 seconds=time.perf_counter() - t0 + pre["pretrain_seconds"], **pre, **trained))
         self.limit.did_work()
         return rows
 
+    def inner(self, cell: Cell) -> InnerSplit:
+        """The cell's inner validation split (the same for every arm of this fold and seed)."""
+        seed = derive_seed(cell.seed, "inner", cell.fold_index)
+        return inner_split(self.data.frame, np.asarray(cell.fold.train), self.cfg.split, self.cfg.budget.val_fraction,
+                           seed, self.registry)
+
     def _scores(self, cell: Cell, protocol: str, encoder: torch.nn.Module,
-                progress: Progress) -> tuple[np.ndarray, np.ndarray]:
-        """Train- and test-fold scores of `encoder` under a protocol: fine-tuned (on a copy) or linearly probed."""
+                progress: Progress) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """Train- and test-fold scores of `encoder` under a protocol (fine-tuned on a copy, or linearly probed),
+        and what the row records of the training: framing, epochs, the validation curve."""
         data = self.data
         train_idx, test_idx = torch.as_tensor(cell.fold.train), torch.as_tensor(cell.fold.test)
         seed = derive_seed(cell.seed, protocol, cell.fold_index)
+        per_peptide = self.cfg.framing == "per_peptide"
+        groups = data.groups if per_peptide else None
+        trained: dict[str, Any] = {"framing": self.cfg.framing}
         if protocol == "finetune":
-            model, _ = finetune(copy.deepcopy(encoder), data.tokens.index(train_idx), data.labels[train_idx],
-                                self.cfg.budget, seed, self.device, loss=getattr(cell.conf.enc_obj, "loss", "ce"),
-                                on_step=progress.step("fine-tune"))
-            s_train = predict(model, data.tokens.index(train_idx), self.device)
-            s_test = predict(model, data.tokens.index(test_idx), self.device)
+            split = self.inner(cell)
+            fit_idx, val_idx = torch.as_tensor(split.fit), torch.as_tensor(split.val)
+            validation = None
+            if usable(data.labels[val_idx].numpy()):
+                validation = Validation(data.tokens.index(val_idx), data.labels[val_idx], data.groups[val_idx])
+            elif len(val_idx):
+                log.warning("%s: the inner validation split has one class only; training without early stopping",
+                            cell.row_key(protocol))
+                fit_idx = train_idx
+            model, stats = finetune(copy.deepcopy(encoder), data.tokens.index(fit_idx), data.labels[fit_idx],
+                                    self.cfg.budget, seed, self.device,
+                                    loss=getattr(cell.conf.enc_obj, "loss", "ce"), on_step=progress.step("fine-tune"),
+                                    validation=validation, groups=data.groups[fit_idx] if per_peptide else None,
+                                    n_groups=self.n_groups if per_peptide else 1)
+            g_train = groups[train_idx] if groups is not None else None
+            g_test = groups[test_idx] if groups is not None else None
+            s_train = predict(model, data.tokens.index(train_idx), self.device, groups=g_train)
+            s_test = predict(model, data.tokens.index(test_idx), self.device, groups=g_test)
+            trained.update(epochs=stats.epochs, best_epoch=stats.best_epoch, val_curve=stats.val_curve,
+                           n_val=len(val_idx) if validation is not None else 0)
         else:
             x_train = embed(encoder, data.tokens.index(train_idx), self.device)
             x_test = embed(encoder, data.tokens.index(test_idx), self.device)
-            s_train, s_test = linear_probe(x_train, data.labels[train_idx].numpy(), x_test, seed)
+            y_train = data.labels[train_idx].numpy()
+            if per_peptide:
+                s_train, s_test = linear_probe_per_group(x_train, y_train, x_test, data.groups[train_idx].numpy(),
+                                                         data.groups[test_idx].numpy(), seed)
+            else:
+                s_train, s_test = linear_probe(x_train, y_train, x_test, seed)
         if not (np.isfinite(s_train).all() and np.isfinite(s_test).all()):
             raise CellFailed(f"{protocol}: non-finite predictions")
-        return s_train, s_test
+        return s_train, s_test, trained
+
+    @property
+    def n_groups(self) -> int:
+        """Peptides in the whole table: the per-peptide head has one output each, the same in every fold."""
+        return int(self.data.groups.max()) + 1 if len(self.data.groups) else 1
 
     # ------------------------------------------------------------ training dynamics
     def _dynamics_rows(self, cell: Cell, redraw: bool, progress: Progress) -> list[ResultRow]:
@@ -228,7 +264,7 @@ class CellRunner:
             loss = float(snapshot["loss"])
         result: dict[str, Any] = {"status": "ok", "reason": "", "pretrain_loss": loss}
         try:
-            s_train, s_test = self._scores(cell, protocol, encoder, progress)
+            s_train, s_test, _ = self._scores(cell, protocol, encoder, progress)
             result["metrics"], result["threshold"] = self.evaluate(cell, s_train, s_test)
         except CellFailed as exc:  # one bad checkpoint is a failed point on the curve, not a failed cell
             result.update(status="failed", reason=str(exc))

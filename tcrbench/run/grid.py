@@ -81,6 +81,9 @@ def pretraining_pairs(cfg: RunConfig) -> list[tuple[str, str]]:
     return [(a, o) for a in cfg.augs for o in cfg.objectives]
 
 
+SUPERVISED_CNN = "chain_cnn"
+
+
 def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
     """Build every plugin object up front, so a bad name or parameter fails before any work starts."""
     enc = registry.create(Kind.ENCODER, cfg.encoder)
@@ -90,11 +93,13 @@ def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
         obj = registry.create(Kind.BASELINE, spec)
         configs.append(Configuration(label=spec, arm="baseline", protocols=("baseline",), baseline=spec,
                                      uses_labels=True, shortcut=bool(getattr(obj, "shortcut", False)), base_obj=obj))
-    if cfg.baselines is None and "cnn" in registry.names(Kind.ENCODER) and enc.name != "cnn":
-        cnn = registry.create(Kind.ENCODER, "cnn")
+    # the NetTCR-style CNN trained with labels only: the small supervised model published CNNs are, on every board
+    if cfg.baselines is None and SUPERVISED_CNN in registry.names(Kind.ENCODER) and enc.name != SUPERVISED_CNN:
+        cnn = registry.create(Kind.ENCODER, SUPERVISED_CNN)
         none = registry.create(Kind.OBJECTIVE, "none")
-        configs.append(Configuration(label="cnn (supervised)", arm="baseline", protocols=("finetune",),
-                                     objective="none", encoder="cnn", uses_labels=True, enc_obj=cnn, obj_obj=none))
+        configs.append(Configuration(label=f"{SUPERVISED_CNN} (supervised)", arm="baseline", protocols=("finetune",),
+                                     objective="none", encoder=SUPERVISED_CNN, uses_labels=True, enc_obj=cnn,
+                                     obj_obj=none))
     none = registry.create(Kind.OBJECTIVE, "none")
     configs.append(Configuration(label=f"supervised · {cfg.encoder}", arm="supervised",
                                  protocols=tuple(cfg.protocols), objective="none", encoder=cfg.encoder,

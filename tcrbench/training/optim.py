@@ -16,13 +16,20 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], budget: Budget, lr: flo
     return torch.optim.AdamW(params, lr=lr, weight_decay=budget.weight_decay)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then linear decay to zero at the last step."""
+def make_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float,
+                  shape: str = "linear") -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then linear decay to zero at the last step (or, with shape="constant", the full rate).
+
+    A constant rate suits early stopping: a decay planned for the maximum epochs would end far from zero when
+    training stops early, and would give the epochs that matter a rate that depends on the maximum.
+    """
     warm = max(1, int(round(total_steps * warmup))) if warmup > 0 else 0
 
     def factor(step: int) -> float:
         if warm and step < warm:
             return (step + 1) / warm
+        if shape == "constant":
+            return 1.0
         remaining = max(1, total_steps - warm)
         return max(0.0, 1.0 - (step - warm) / remaining)
 

@@ -38,7 +38,7 @@ def test_inspect_text(tmp_path):
     out = tmp_path / "s.csv"
     _run("synth", str(out), "--negatives", "background")
     text = _run("inspect", str(out), "--top", "3").stdout
-    assert "rows: 3,008   peptides: 16   chains: cdr3b" in text
+    assert "rows: 1,536   peptides: 16   chains: cdr3b" in text
     assert "positives:negatives per peptide: 1:3 for every peptide" in text
     assert "(top 3 of 16; --top 0 shows all)" in text
     assert "warning: shortcut: no TCR occurs as both binder and non-binder" in text
@@ -48,7 +48,7 @@ def test_inspect_json(tmp_path):
     out = tmp_path / "s.csv"
     _run("synth", str(out))
     summary = json.loads(_run("inspect", str(out), "--json").stdout)
-    assert (summary["rows"], summary["peptides"], summary["positives"]) == (3008, 16, 752)
+    assert (summary["rows"], summary["peptides"], summary["positives"]) == (1536, 16, 384)
     assert len(summary["per_peptide"]) == 16 and summary["warnings"] == []
     assert summary["loading"]["columns"] == {"peptide": "peptide", "cdr3b": "cdr3b", "label": "label"}
 

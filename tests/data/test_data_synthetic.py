@@ -34,7 +34,7 @@ def test_shape_counts_and_validity(negatives):
 
 def test_default_size():
     frame = synthesize()
-    assert frame.height == 16 * 47 * 4 and frame["peptide"].n_unique() == 16
+    assert frame.height == 16 * 24 * 4 and frame["peptide"].n_unique() == 16
 
 
 def test_difficulty_lowers_the_oracle_ceiling():
