@@ -86,7 +86,9 @@ def reference(app: Any | None = None) -> str:
     import typer
 
     if app is None:
-        from tcrbench.cli.main import app
+        from tcrbench.cli.main import app as main_app
+
+        app = main_app
     root = typer.main.get_command(app)
     out = [HEADER]
     _section(root, ["tcrbench"], out)

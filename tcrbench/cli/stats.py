@@ -135,7 +135,9 @@ def print_comparison(result: Comparison, console: Console) -> None:
         console.print(f"  {f}: {FLAG_HELP.get(f, '')}")
     few = [r for r in result.rows if flags.FEW_FOLDS in r.flags]
     if few:
-        console.print(f"  smallest p a rank test can reach with these pairs: {_p(few[0].corrected.min_rank_p)}")
+        corrected = few[0].corrected
+        if corrected is not None:
+            console.print(f"  smallest p a rank test can reach with these pairs: {_p(corrected.min_rank_p)}")
 
 
 def write_csv(result: Comparison, path: Path) -> None:

@@ -35,7 +35,7 @@ def _ratio_stats(per: pl.DataFrame) -> dict[str, Any]:
     r = (with_pos["negatives"] / with_pos["positives"]).round(2)
     counts = r.value_counts().sort(["count", r.name], descending=[True, False])  # ties: the smaller ratio
     mode = float(counts[0, 0])
-    return {"median": float(r.median()), "min": float(r.min()), "max": float(r.max()),
+    return {"median": float(r.median()), "min": float(r.min()), "max": float(r.max()),  # type: ignore[arg-type]
             "mode": _ratio(1, mode), "at_mode": int(counts[0, 1]),
             "without_positives": per.height - with_pos.height}
 
@@ -53,8 +53,9 @@ def inspect_table(frame: pl.DataFrame, report: ValidationReport | None = None) -
     for col in (c for c in SEQUENCES if c in frame.columns):
         s = frame[col].drop_nulls().str.len_chars()
         if len(s):
-            lengths[col] = {"min": int(s.min()), "median": float(s.median()), "mean": round(float(s.mean()), 2),
-                            "max": int(s.max()), "missing": frame[col].null_count()}
+            lengths[col] = {"min": int(s.min()), "median": float(s.median()),  # type: ignore[arg-type]
+                            "mean": round(float(s.mean()), 2),  # type: ignore[arg-type]
+                            "max": int(s.max()), "missing": frame[col].null_count()}  # type: ignore[arg-type]
     key = pair_key(frame)
     dup = frame.group_by(key).len().filter(pl.col("len") > 1)
     tcrs = frame.group_by(tcr_key(frame)).agg(pl.col(LABEL).n_unique().alias("classes"))

@@ -27,7 +27,7 @@ def _all_sizes(rows: int, device: torch.device) -> list[int]:
 
 class _GatherRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, sizes: list[int]) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
         widest = max(sizes)
         padded = x.new_zeros((widest,) + tuple(x.shape[1:]))
         padded[: x.shape[0]] = x
@@ -37,7 +37,7 @@ class _GatherRows(torch.autograd.Function):
         return torch.cat([p[:s] for p, s in zip(parts, sizes)])
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         start = sum(ctx.sizes[: ctx.rank])

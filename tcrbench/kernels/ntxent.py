@@ -59,6 +59,7 @@ def scaled(z: torch.Tensor, temperature: float | torch.Tensor, similarity: str, 
     everything, get a finite loss, and a finite but large gradient (scaled by 1/eps).
     """
     z = z.to(compute_dtype(z.dtype))
+    scale: torch.Tensor | float
     if isinstance(temperature, torch.Tensor):
         scale = temperature.to(z.dtype).rsqrt()
     else:

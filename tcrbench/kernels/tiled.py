@@ -97,7 +97,8 @@ class _Buffers:
     """Flat scratch storage, allocated on first use and reused by every panel, so the loop allocates nothing."""
 
     def __init__(self, like: torch.Tensor, elements: int) -> None:
-        self.like, self.elements, self.flat = like, elements, {}
+        self.like, self.elements = like, elements
+        self.flat: dict[int, torch.Tensor] = {}
 
     def view(self, k: int, rows: int, cols: int) -> torch.Tensor:
         if k not in self.flat:
@@ -118,7 +119,7 @@ def _sym_panel(A: torch.Tensor, i0: int, i1: int, out: torch.Tensor) -> torch.Te
 
 class _SelfLSE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, A: torch.Tensor, rows: int, keep: bool) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, A: torch.Tensor, rows: int, keep: bool) -> torch.Tensor:
         M = A.shape[0]
         panels = _panels(M, rows)
         sums = A.new_zeros(M)
@@ -139,7 +140,7 @@ class _SelfLSE(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         A, sums = ctx.saved_tensors
         M = A.shape[0]
         rows, stored = ctx.rows, ctx.stored
@@ -173,7 +174,7 @@ def _cross_logits(Q: torch.Tensor, K: torch.Tensor, i0: int, i1: int, offset: in
 
 class _CrossLSE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, Q: torch.Tensor, K: torch.Tensor,  # type: ignore[override]
+    def forward(ctx, Q: torch.Tensor, K: torch.Tensor,
                 offset: int | None, cols: bool, fixed: bool, rows: int, keep: bool):
         m, n = Q.shape[0], K.shape[0]
         floor = torch.finfo(Q.dtype).min
@@ -208,7 +209,7 @@ class _CrossLSE(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, g_row: torch.Tensor, g_col: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, g_row: torch.Tensor, g_col: torch.Tensor):
         Q, K, row_lse, col_lse = ctx.saved_tensors
         offset, cols, fixed, rows, stored = ctx.offset, ctx.cols, ctx.fixed, ctx.rows, ctx.stored
         m, n = Q.shape[0], K.shape[0]
@@ -233,7 +234,7 @@ class _CrossLSE(torch.autograd.Function):
                 continue
             G = buffers.view(0, b, n)
             if fixed:
-                torch.add(w[i0:i1, None], v[None, :], out=G).mul_(S)
+                torch.add(w[i0:i1, None], v[None, :], out=G).mul_(S)  # type: ignore[index]
             else:
                 torch.sub(S, row_lse[i0:i1, None], out=G).exp_().mul_(g_row[i0:i1, None])
                 if cols:

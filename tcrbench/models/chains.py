@@ -139,7 +139,8 @@ class ChainCNNEncoder(nn.Module):
         x = F.pad(x, (0, 0, half, half))  # zero 'same' padding along W
         windows = x.unfold(2, self.widest, 1)  # B x chains x W x embed x widest
         windows = windows.permute(1, 0, 2, 4, 3).reshape(chains, b * width, -1)  # chains x (B W) x (widest embed)
-        y = F.relu(torch.baddbmm(self.bias, windows, self.weight * self.taps))  # chains x (B W) x block
+        taps = torch.as_tensor(self.taps)
+        y = F.relu(torch.baddbmm(self.bias, windows, self.weight * taps))  # chains x (B W) x block
         y = y.view(chains, b, width, self.block).transpose(0, 1) * real  # B x chains x W x block
         return y, chain, within
 

@@ -46,7 +46,7 @@ SIZES: dict[str, CNNConfig] = {
 def sized(size: str, **overrides: object) -> CNNConfig:
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    return replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
 def parse_widths(text: str) -> tuple[int, ...]:

@@ -50,7 +50,7 @@ def sized(size: str, **overrides: object) -> TransformerConfig:
     """A named size with some fields replaced (None values are ignored)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
-    return replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})
+    return replace(SIZES[size], **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
 
 class SelfAttention(nn.Module):

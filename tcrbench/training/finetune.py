@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,11 +42,12 @@ class Classifier(nn.Module):
         from tcrbench.models.heads import ClassifierHead
 
         self.encoder = encoder
-        own = getattr(encoder, "classifier_head", None)
-        head = own(n_outputs) if own is not None else None
+        own: Any = getattr(encoder, "classifier_head", None)
+        head: nn.Module | None = own(n_outputs) if own is not None else None
+        hidden: Any = encoder.hidden_size
         self.head = head if head is not None else ClassifierHead(
-            int(encoder.hidden_size), num_labels=n_outputs, dropout=float(getattr(encoder, "head_dropout", dropout)),
-            inner=int(getattr(encoder, "head_hidden", encoder.hidden_size)),
+            int(hidden), num_labels=n_outputs, dropout=float(getattr(encoder, "head_dropout", dropout)),
+            inner=int(getattr(encoder, "head_hidden", hidden)),
             activation=str(getattr(encoder, "head_activation", "tanh")),
         )
 
@@ -61,10 +62,11 @@ class Classifier(nn.Module):
 
 def pooled(encoder: nn.Module, batch: TokenBatch) -> torch.Tensor:
     """The encoder's pooled vectors: its own fast path when it has one (`pooled`), else pool(forward)."""
-    fast = getattr(encoder, "pooled", None)
+    fast: Any = getattr(encoder, "pooled", None)
     if fast is not None:
         return fast(batch)
-    return encoder.pool(encoder(batch), batch)
+    pool: Any = encoder.pool
+    return pool(encoder(batch), batch)
 
 
 @dataclass
@@ -176,7 +178,8 @@ def embed(encoder: nn.Module, tokens: TokenBatch, device: torch.device, batch_si
     """Pooled embeddings of a frozen encoder, for the linear probe (rows batched by length, then put back)."""
     encoder.to(device).eval()
     if not len(tokens):
-        return np.zeros((0, int(encoder.hidden_size)))
+        width: Any = encoder.hidden_size
+        return np.zeros((0, int(width)))
     chunks, back = ordered_chunks(tokens, batch_size)
     out = []
     for idx in chunks:
