@@ -34,11 +34,25 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _default(param: Any) -> str:
-    if getattr(param, "is_flag", False):
-        return "on" if param.default else "off"
+def _run_defaults() -> dict[str, Any]:
+    """`tcrbench run`'s options default to None so that a --config file can set them; their effective defaults
+    are the RunConfig's and its Budget's, shown here under the option of the same name."""
+    from tcrbench.run.config import RunConfig
+
+    cfg = RunConfig().to_dict()
+    budget = cfg.pop("budget")
+    aliases = {"aug": cfg["augs"], "objective": cfg["objectives"], "protocol": cfg["protocols"],
+               "seeds": len(cfg["seeds"]), "drop_duplicates": cfg["duplicates"] == "drop"}
+    return {**cfg, **budget, **aliases}
+
+
+def _default(param: Any, fallback: dict[str, Any] | None = None) -> str:
     default = param.default
-    if default is None or default == () or callable(default):
+    if default is None and fallback is not None:
+        default = fallback.get(param.name)
+    if getattr(param, "is_flag", False) and isinstance(default, bool):
+        return "on" if default else "off"
+    if default is None or default == () or default == [] or callable(default):
         return ""
     if isinstance(default, (list, tuple)):
         return ", ".join(f"`{v}`" for v in default)
@@ -75,8 +89,10 @@ def _section(cmd: Any, path: list[str], out: list[str]) -> None:
     if params:
         out.append("| option | type | default | meaning |")
         out.append("|---|---|---|---|")
+        fallback = _run_defaults() if path[-1] == "run" else None
         for p in params:
-            out.append(f"| {_option_name(p)} | {_kind(p)} | {_default(p)} | {_cell(getattr(p, 'help', None) or '')} |")
+            out.append(f"| {_option_name(p)} | {_kind(p)} | {_default(p, fallback)} "
+                       f"| {_cell(getattr(p, 'help', None) or '')} |")
     for name in sorted(getattr(cmd, "commands", {}) or {}):
         _section(cmd.commands[name], [*path, name], out)
 
