@@ -39,8 +39,8 @@ import math  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import types  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -93,7 +93,7 @@ class _StubTorchvision(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     be instantiated, so a code path that really needed torchvision would fail loudly, not silently.
     """
 
-    def find_spec(self, name, path=None, target=None):  # noqa: D401
+    def find_spec(self, name, path=None, target=None):
         if name == "torchvision" or name.startswith("torchvision."):
             return importlib.machinery.ModuleSpec(name, self, is_package=True)
         return None
@@ -242,7 +242,7 @@ def test_ntxent(benchmark, n: int, impl: str) -> None:
             _not_run(key, f"needs {need / GIB:,.0f} GiB (O(N³) pair tensors), {_mem_available() / GIB:.0f} GiB free")
         pml = losses.NTXentLoss(temperature=T)
         labels = torch.arange(n).repeat(2)
-        loss_fn = lambda a, b: pml(torch.cat([a, b]), labels)  # noqa: E731
+        loss_fn = lambda a, b: pml(torch.cat([a, b]), labels)
     else:  # study
         need = study_memory_bytes(n, D)
         if need > _mem_available() - HEADROOM:
@@ -311,11 +311,11 @@ def _peak_main(kind: str, n: int) -> None:
     if kind == "pml":
         from pytorch_metric_learning.losses import NTXentLoss
         pml = NTXentLoss(temperature=T)
-        fn = lambda a, b: pml(torch.cat([a, b]), torch.arange(a.shape[0]).repeat(2))  # noqa: E731
+        fn = lambda a, b: pml(torch.cat([a, b]), torch.arange(a.shape[0]).repeat(2))
     elif kind == "study":
         fn = StudyNTXent(T)
     else:
-        fn = lambda a, b: nt_xent(a, b, T, impl=kind)  # noqa: E731
+        fn = lambda a, b: nt_xent(a, b, T, impl=kind)
     _step(fn, *_pairs(16, seed=1))()  # libraries allocate their pools on first use
     z1, z2 = _pairs(n)
     z1.grad, z2.grad = torch.zeros_like(z1), torch.zeros_like(z2)  # counted as inputs, not as extra

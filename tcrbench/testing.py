@@ -19,8 +19,16 @@ from tcrbench.plugins.batches import random_token_batch, validate_layout
 from tcrbench.plugins.contracts import ContractError, check_plugin
 from tcrbench.plugins.hookspecs import Register, hookimpl
 
-__all__ = ["ContractError", "check_plugin", "plugin_module", "random_token_batch", "temporary_plugins", "tiny_config",
-           "tiny_dataset", "validate_layout"]
+__all__ = [
+    "ContractError",
+    "check_plugin",
+    "plugin_module",
+    "random_token_batch",
+    "temporary_plugins",
+    "tiny_config",
+    "tiny_dataset",
+    "validate_layout",
+]
 
 
 def _registering(kind: str, classes: list[type]) -> Callable[[Register], None]:
@@ -42,12 +50,14 @@ def plugin_module(name: str = "test_plugin", **kinds: list[type]) -> types.Modul
 
 
 @contextlib.contextmanager
-def temporary_plugins(*extra: Any, plugins_dir: str | Path | None = None,
-                      builtins: bool = True) -> Iterator[_plugins.Plugins]:
+def temporary_plugins(
+    *extra: Any, plugins_dir: str | Path | None = None, builtins: bool = True
+) -> Iterator[_plugins.Plugins]:
     """Load the built-ins plus `extra` plugin objects (modules or classes with hooks) for one test, then restore."""
     previous = _plugins._current, _plugins._current_dir
-    loaded = _plugins.load_plugins(plugins_dir, builtins=_plugins.DEFAULT_PLUGINS if builtins else (),
-                                   entry_points=False, _extra=extra)
+    loaded = _plugins.load_plugins(
+        plugins_dir, builtins=_plugins.DEFAULT_PLUGINS if builtins else (), entry_points=False, _extra=extra
+    )
     _plugins.set_plugins(loaded)
     try:
         yield loaded
@@ -68,9 +78,17 @@ def tiny_config(**overrides: Any) -> RunConfig:
     from tcrbench.run.config import Budget, RunConfig
 
     budget = Budget(pretrain_steps=3, pretrain_batch=32, finetune_steps=3, batch_size=32)
-    cfg = RunConfig(dataset="synthetic:n_peptides=3,n_positives_per_peptide=20", augs=["mask1"],
-                    objectives=["ntxent"], encoder="transformer:size=tiny", folds=2, seeds=[0],
-                    baselines=["majority", "peptide_only"], budget=budget, threads=1)
+    cfg = RunConfig(
+        dataset="synthetic:n_peptides=3,n_positives_per_peptide=20",
+        augs=["mask1"],
+        objectives=["ntxent"],
+        encoder="transformer:size=tiny",
+        folds=2,
+        seeds=[0],
+        baselines=["majority", "peptide_only"],
+        budget=budget,
+        threads=1,
+    )
     for key, value in overrides.items():
         if not hasattr(cfg, key):
             raise TypeError(f"tiny_config: RunConfig has no setting {key!r}")

@@ -55,8 +55,9 @@ def _touchable(batch: TokenBatch, region: str) -> torch.Tensor:
 
 def _repacked(batch: TokenBatch, keep: torch.Tensor) -> Augmented:
     # padding has segment 0 and region REGION_SPECIAL (both 0), so one fill value serves both
-    ids, segments, regions = repack_left(batch.ids, keep, batch.segments, batch.regions,
-                                         pad_id=PAD, fill=REGION_SPECIAL)
+    ids, segments, regions = repack_left(
+        batch.ids, keep, batch.segments, batch.regions, pad_id=PAD, fill=REGION_SPECIAL
+    )
     out = TokenBatch(ids, segments, regions)
     return Augmented(out, ids != batch.ids)
 
@@ -171,7 +172,11 @@ class Delete:
 
     def __call__(self, batch: TokenBatch, generator: torch.Generator) -> Augmented:
         drop = bernoulli_mask(batch.region_mask(self.region), self.p, generator)
-        for r in (REGION_PEPTIDE, REGION_CDR3B, REGION_CDR3A):  # every part keeps at least one residue: rescue one where all would go
+        for r in (
+            REGION_PEPTIDE,
+            REGION_CDR3B,
+            REGION_CDR3A,
+        ):  # every part keeps at least one residue: rescue one where all would go
             in_r = batch.regions == r
             rescue = pick_one(in_r, generator)
             emptied = ~(in_r & ~drop).any(dim=1, keepdim=True)
@@ -196,8 +201,9 @@ class ChainDrop:
         has_b = (regions == REGION_CDR3B).any(dim=1)
         u = torch.rand((len(batch), 2), generator=generator, device=regions.device)
         dropping = has_a & has_b & (u[:, 0] < self.p)
-        drop_alpha = {"alpha": torch.ones_like(has_a), "beta": torch.zeros_like(has_a),
-                      "random": u[:, 1] < 0.5}[self.chain]
+        drop_alpha = {"alpha": torch.ones_like(has_a), "beta": torch.zeros_like(has_a), "random": u[:, 1] < 0.5}[
+            self.chain
+        ]
         target = torch.where(drop_alpha, REGION_CDR3A, REGION_CDR3B)
         in_chain = regions == target[:, None]
         pos = torch.arange(regions.shape[1], device=regions.device)

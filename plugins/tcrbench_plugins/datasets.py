@@ -21,17 +21,25 @@ class Synthetic:
     n_peptides: int = param(DEFAULT_PEPTIDES, help="number of peptides")
     n_positives_per_peptide: int = param(DEFAULT_POSITIVES, help="binding TCRs per peptide")
     negative_ratio: int = param(DEFAULT_NEGATIVE_RATIO, help="negatives per positive")
-    difficulty: float = param(DEFAULT_DIFFICULTY, help="0 = motif always present in binders, 1 = hardly distinguishable")
+    difficulty: float = param(
+        DEFAULT_DIFFICULTY, help="0 = motif always present in binders, 1 = hardly distinguishable"
+    )
     negatives: Literal["swapped", "background"] = param(
-        "swapped", help="swapped binders (no shortcut) or a background TCR pool (TCR-only shortcut, like real data)")
+        "swapped", help="swapped binders (no shortcut) or a background TCR pool (TCR-only shortcut, like real data)"
+    )
     seed: int = param(0, help="generator seed")
 
     def load(self) -> pl.DataFrame:
         from tcrbench.data.synthetic import synthesize
 
-        return synthesize(n_peptides=self.n_peptides, n_positives_per_peptide=self.n_positives_per_peptide,
-                          negative_ratio=self.negative_ratio, difficulty=self.difficulty,
-                          negatives=self.negatives, seed=self.seed)
+        return synthesize(
+            n_peptides=self.n_peptides,
+            n_positives_per_peptide=self.n_positives_per_peptide,
+            negative_ratio=self.negative_ratio,
+            difficulty=self.difficulty,
+            negatives=self.negatives,
+            seed=self.seed,
+        )
 
 
 @dataclass

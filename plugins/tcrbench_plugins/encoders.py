@@ -13,8 +13,8 @@ from typing import ClassVar, Literal, Optional
 from torch import nn
 
 from tcrbench.errors import UsageError
-from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.models import chains, cnn, transformer
+from tcrbench.plugins.hookspecs import Register, hookimpl
 from tcrbench.plugins.params import param
 
 
@@ -26,7 +26,8 @@ def _check_dropout(value: float) -> None:
 @dataclass
 class Transformer:
     size: Literal["tiny", "small", "base", "course"] = param(
-        "tiny", help="tiny 2x32, small 4x128, base 6x256, course = the study's 8 layers x 512, 8 heads, length 64")
+        "tiny", help="tiny 2x32, small 4x128, base 6x256, course = the study's 8 layers x 512, 8 heads, length 64"
+    )
     pooling: Literal["cls", "mean"] = param("cls", help="pooled vector: the <cls> state (as in the study) or the mean")
     dropout: float = param(0.1, help="dropout on embeddings, attention and residual branches")
     layers: Optional[int] = param(None, help="override the size's number of layers")
@@ -41,14 +42,23 @@ class Transformer:
         self.config()  # fail at configuration time, not in the middle of a run
 
     def config(self) -> transformer.TransformerConfig:
-        return transformer.sized(self.size, layers=self.layers, hidden=self.hidden, heads=self.heads,
-                                 intermediate=self.intermediate, dropout=self.dropout, pooling=self.pooling)
+        return transformer.sized(
+            self.size,
+            layers=self.layers,
+            hidden=self.hidden,
+            heads=self.heads,
+            intermediate=self.intermediate,
+            dropout=self.dropout,
+            pooling=self.pooling,
+        )
 
     def build(self, max_len: int) -> nn.Module:
         config = self.config()
         if config.max_len is not None and max_len > config.max_len:
-            raise UsageError(f"encoder transformer:size={self.size} has {config.max_len} positions (the study's "
-                             f"configuration) but the data needs {max_len} tokens; choose another size")
+            raise UsageError(
+                f"encoder transformer:size={self.size} has {config.max_len} positions (the study's "
+                f"configuration) but the data needs {max_len} tokens; choose another size"
+            )
         return transformer.TransformerEncoder(config, max_len)
 
 
@@ -68,8 +78,14 @@ class CNN:
         self.config()
 
     def config(self) -> cnn.CNNConfig:
-        return cnn.sized(self.size, widths=cnn.parse_widths(self.widths), channels=self.channels,
-                         hidden=self.hidden, dropout=self.dropout, pooling=self.pooling)
+        return cnn.sized(
+            self.size,
+            widths=cnn.parse_widths(self.widths),
+            channels=self.channels,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            pooling=self.pooling,
+        )
 
     def build(self, max_len: int) -> nn.Module:
         return cnn.CNNEncoder(self.config(), max_len)
@@ -80,12 +96,14 @@ class ChainCNN:
     channels: int = param(32, help="filters per kernel width and chain")
     widths: str = param("1/3/5/7/9", help="kernel widths of each chain's parallel convolutions, separated by '/'")
     encoding: Literal["learned", "blosum62"] = param(
-        "learned", help="residue encoding: a learned embedding, or frozen BLOSUM62 rows (NetTCR's)")
+        "learned", help="residue encoding: a learned embedding, or frozen BLOSUM62 rows (NetTCR's)"
+    )
     embed: int = param(24, help="width of the learned embedding")
     head_hidden: int = param(64, help="width of the dense ReLU layer of the classification head")
     dropout: float = param(0.1, help="dropout in the classification head")
     interaction: Literal["product", "concat"] = param(
-        "product", help="head: peptide and receptor projections joined by sum and product, or NetTCR's concatenation")
+        "product", help="head: peptide and receptor projections joined by sum and product, or NetTCR's concatenation"
+    )
     name: ClassVar[str] = "chain_cnn"
     description: ClassVar[str] = "NetTCR-style CNN: own convolutions per chain, max-pooled per chain, concatenated"
 
@@ -94,9 +112,15 @@ class ChainCNN:
         self.config()
 
     def config(self) -> chains.ChainCNNConfig:
-        return chains.ChainCNNConfig(embed=self.embed, channels=self.channels, widths=cnn.parse_widths(self.widths),
-                                     encoding=self.encoding, head_hidden=self.head_hidden, dropout=self.dropout,
-                                     interaction=self.interaction)
+        return chains.ChainCNNConfig(
+            embed=self.embed,
+            channels=self.channels,
+            widths=cnn.parse_widths(self.widths),
+            encoding=self.encoding,
+            head_hidden=self.head_hidden,
+            dropout=self.dropout,
+            interaction=self.interaction,
+        )
 
     def build(self, max_len: int) -> nn.Module:
         return chains.ChainCNNEncoder(self.config(), max_len)

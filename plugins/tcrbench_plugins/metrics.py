@@ -34,8 +34,9 @@ class _SklearnMetric:
     needs_threshold: ClassVar[bool]
     _fn: ClassVar[Callable[..., float]]  # of (y_true, y_score), or of (y_true, 0/1 predictions)
 
-    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
-                 threshold: float) -> MetricValue:
+    def __call__(
+        self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray, threshold: float
+    ) -> MetricValue:
         if self.needs_threshold and (threshold is None or np.isnan(threshold)):
             raise UsageError(f"metric {self.name!r} needs a threshold, got {threshold!r}")
         reason = single_class_reason(np.asarray(y_true))
@@ -128,8 +129,9 @@ class MacroAuroc:
         if self.min_positives < 1:
             raise ValueError(f"min_positives must be at least 1, got {self.min_positives}")
 
-    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
-                 threshold: float) -> MetricValue:
+    def __call__(
+        self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray, threshold: float
+    ) -> MetricValue:
         y, s, peps = np.asarray(y_true), np.asarray(y_score), np.asarray(peptides)
         if peps.shape != y.shape:
             raise UsageError(f"metric 'macro_auroc': expected {len(y)} peptides, got shape {peps.shape}")

@@ -73,8 +73,9 @@ class _NTXentModule(nn.Module):
     def embed(self, encoder: nn.Module, views: TokenBatch) -> torch.Tensor:
         return self.projection(_pooled(encoder, encoder(views), views, self.spec.pooling))
 
-    def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
-                generator: torch.Generator) -> ObjectiveOutput:
+    def forward(
+        self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any, generator: torch.Generator
+    ) -> ObjectiveOutput:
         tokens = batch.tokens
         view1 = augmentation(tokens, generator).batch
         view2 = augmentation(tokens, generator).batch
@@ -82,8 +83,12 @@ class _NTXentModule(nn.Module):
         if self.spec.chunk > 0:
             # embeddings chunk by chunk without a graph, the loss on all of them, then re-encode with the
             # cached gradients: memory grows with the chunk, the gradients are the full batch's
-            loss = kernels.gradcache(lambda view: self.embed(encoder, view), (view1, view2),
-                                     lambda z1, z2: kernels.nt_xent(z1, z2, t), self.spec.chunk)
+            loss = kernels.gradcache(
+                lambda view: self.embed(encoder, view),
+                (view1, view2),
+                lambda z1, z2: kernels.nt_xent(z1, z2, t),
+                self.spec.chunk,
+            )
             return ObjectiveOutput(loss, backward_done=True)
         z1, z2 = (self.projection(p) for p in _pooled_views(encoder, (view1, view2), self.spec.pooling))
         return ObjectiveOutput(kernels.nt_xent(z1, z2, t))
@@ -125,22 +130,26 @@ class _MLMModule(nn.Module):
         self.spec = spec
         self.head = MLMHead(encoder.hidden_size)
 
-    def corrupt(self, tokens: TokenBatch, augmentation: Any,
-                generator: torch.Generator) -> tuple[TokenBatch, torch.Tensor]:
+    def corrupt(
+        self, tokens: TokenBatch, augmentation: Any, generator: torch.Generator
+    ) -> tuple[TokenBatch, torch.Tensor]:
         if _is_identity(augmentation):
             # standard BERT masking; one extra target per row so every pair contributes
             allowed = tokens.region_mask(self.spec.region) & (tokens.ids != MASK)
             selected = bernoulli_mask(allowed, self.spec.p, generator) | pick_one(allowed, generator)
             return tokens.with_ids(bert_replace(tokens.ids, selected, generator)), selected
         if moves_tokens(augmentation):
-            raise UsageError(f"objective 'mlm' needs an augmentation that keeps positions; "
-                             f"{getattr(augmentation, 'spec', None) or augmentation.name!r} re-packs tokens "
-                             "(crop, delete, chain_drop), so its changed positions are not prediction targets")
+            raise UsageError(
+                f"objective 'mlm' needs an augmentation that keeps positions; "
+                f"{getattr(augmentation, 'spec', None) or augmentation.name!r} re-packs tokens "
+                "(crop, delete, chain_drop), so its changed positions are not prediction targets"
+            )
         out = augmentation(tokens, generator)
         return out.batch, out.changed
 
-    def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
-                generator: torch.Generator) -> ObjectiveOutput:
+    def forward(
+        self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any, generator: torch.Generator
+    ) -> ObjectiveOutput:
         corrupted, changed = self.corrupt(batch.tokens, augmentation, generator)
         # logits only at the changed positions; a batch with none gives an exact, differentiable 0
         loss = kernels.masked_lm_loss(encoder(corrupted), batch.tokens.ids, changed, self.head)
@@ -169,8 +178,11 @@ def peptide_view(tokens: TokenBatch) -> TokenBatch:
     """`<cls> peptide <sep>` of each pair: everything after the first <sep> becomes padding."""
     is_sep = tokens.ids == SEP
     head = (is_sep.long().cumsum(dim=1) - is_sep.long()) == 0
-    return TokenBatch(tokens.ids.masked_fill(~head, PAD), tokens.segments.masked_fill(~head, 0),
-                      tokens.regions.masked_fill(~head, REGION_SPECIAL))
+    return TokenBatch(
+        tokens.ids.masked_fill(~head, PAD),
+        tokens.segments.masked_fill(~head, 0),
+        tokens.regions.masked_fill(~head, REGION_SPECIAL),
+    )
 
 
 def tcr_view(tokens: TokenBatch) -> TokenBatch:
@@ -190,11 +202,14 @@ class _CLIPModule(nn.Module):
         self.peptide_projection = ProjectionHead(hidden, hidden, spec.proj_dim)
         self.tcr_projection = ProjectionHead(hidden, hidden, spec.proj_dim)
 
-    def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
-                generator: torch.Generator) -> ObjectiveOutput:
+    def forward(
+        self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any, generator: torch.Generator
+    ) -> ObjectiveOutput:
         if batch.labels is None:
-            raise UsageError("objective 'clip' uses binding labels but the batch has none; it needs the training "
-                             "fold's positive pairs with their labels")
+            raise UsageError(
+                "objective 'clip' uses binding labels but the batch has none; it needs the training "
+                "fold's positive pairs with their labels"
+            )
         positive = batch.labels > 0
         if not bool(positive.all()):
             batch = batch.index(positive.nonzero().squeeze(1))
@@ -226,8 +241,14 @@ class CLIP:
 
 
 # ---------------------------------------------------------------- vicreg
-def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
-                cov_weight: float = 1.0, eps: float = 1e-4) -> tuple[torch.Tensor, dict[str, float]]:
+def vicreg_loss(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    sim_weight: float = 25.0,
+    var_weight: float = 25.0,
+    cov_weight: float = 1.0,
+    eps: float = 1e-4,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Bardes et al. (2022): invariance (MSE between views) + variance (hinge keeping each dimension's std
     at 1) + covariance (squared off-diagonal covariances / D). No negatives: collapse is what the variance
     and covariance terms prevent. Returns the loss and its three terms."""
@@ -245,8 +266,11 @@ def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, va
         cov = (z.T @ z) / (n - 1)
         covariance = covariance + (cov.square().sum() - cov.diagonal().square().sum()) / d
     loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
-    terms = {"invariance": float(invariance.detach()), "variance": float(variance.detach()),
-             "covariance": float(covariance.detach())}
+    terms = {
+        "invariance": float(invariance.detach()),
+        "variance": float(variance.detach()),
+        "covariance": float(covariance.detach()),
+    }
     return loss, terms
 
 
@@ -257,8 +281,9 @@ class _VICRegModule(nn.Module):
         hidden = encoder.hidden_size
         self.expander = ProjectionHead(hidden, spec.proj_hidden or 2 * spec.proj_dim, spec.proj_dim)
 
-    def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
-                generator: torch.Generator) -> ObjectiveOutput:
+    def forward(
+        self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any, generator: torch.Generator
+    ) -> ObjectiveOutput:
         tokens = batch.tokens
         views = (augmentation(tokens, generator).batch, augmentation(tokens, generator).batch)
         z1, z2 = (self.expander(p) for p in _pooled_views(encoder, views, self.spec.pooling))

@@ -72,7 +72,9 @@ class JsonReporter(FileReporter):
     """The board as strict JSON, for tools (the schema is in docs/reports.md)."""
 
     name: ClassVar[str] = "json"
-    description: ClassVar[str] = "leaderboard.json: every statistic as a number, strict JSON (schema in docs/reports.md)"
+    description: ClassVar[str] = (
+        "leaderboard.json: every statistic as a number, strict JSON (schema in docs/reports.md)"
+    )
     filename: str = param("leaderboard.json", help="file name inside the output folder")
 
     def render(self, board: Leaderboard) -> str:

@@ -33,8 +33,10 @@ class TcrSplit:
     description: ClassVar[str] = "TCR-disjoint k-fold: no test TCR occurs in training, with any peptide"
     redraws_with_seed: ClassVar[bool] = True
     chains: Literal["pair", "beta", "any"] = param(
-        "pair", help="a TCR is 'pair' (CDR3b with CDR3a when present), 'beta' (CDR3b alone) or 'any' "
-                     "(rows sharing either chain stay together)")
+        "pair",
+        help="a TCR is 'pair' (CDR3b with CDR3a when present), 'beta' (CDR3b alone) or 'any' "
+        "(rows sharing either chain stay together)",
+    )
     stratify: Literal["label", "label_peptide"] = param("label", help=_STRATIFY_HELP)
 
     def split(self, frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:

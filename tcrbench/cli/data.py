@@ -12,47 +12,81 @@ from tcrbench.data.inspect import inspect_table, render_text
 from tcrbench.data.readers import load_table, write_table
 from tcrbench.data.schema import DEFAULT_MAX_LEN
 from tcrbench.data.synthetic import (
-    DEFAULT_DIFFICULTY, DEFAULT_NEGATIVE_RATIO, DEFAULT_PEPTIDES, DEFAULT_POSITIVES, synthesize,
+    DEFAULT_DIFFICULTY,
+    DEFAULT_NEGATIVE_RATIO,
+    DEFAULT_PEPTIDES,
+    DEFAULT_POSITIVES,
+    synthesize,
 )
 
-app = typer.Typer(help="Make the synthetic default dataset, or check and summarise a table of TCR-peptide pairs.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Make the synthetic default dataset, or check and summarise a table of TCR-peptide pairs.",
+    no_args_is_help=True,
+)
 
-ColumnsOpt = Annotated[Optional[str], typer.Option(
-    "--columns", help="Which column is which, e.g. peptide=antigen,cdr3b=TCR,label=interaction; "
-                      "FIELD= leaves an optional field (cdr3a, mhc) out.")]
-Cdr3Opt = Annotated[Literal["keep", "strip"], typer.Option(
-    "--cdr3", help="keep CDR3s as written, or strip the conserved leading C and trailing F/W (where both are "
-                   "present) so IMGT-style and NetTCR-style tables line up.")]
-LowercaseOpt = Annotated[bool, typer.Option("--lowercase", help="Upper-case lowercase sequences instead of "
-                                                                 "rejecting them.")]
+ColumnsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--columns",
+        help="Which column is which, e.g. peptide=antigen,cdr3b=TCR,label=interaction; "
+        "FIELD= leaves an optional field (cdr3a, mhc) out.",
+    ),
+]
+Cdr3Opt = Annotated[
+    Literal["keep", "strip"],
+    typer.Option(
+        "--cdr3",
+        help="keep CDR3s as written, or strip the conserved leading C and trailing F/W (where both are "
+        "present) so IMGT-style and NetTCR-style tables line up.",
+    ),
+]
+LowercaseOpt = Annotated[
+    bool, typer.Option("--lowercase", help="Upper-case lowercase sequences instead of rejecting them.")
+]
 MaxLenOpt = Annotated[int, typer.Option("--max-len", min=1, help="Longest sequence accepted.")]
-DuplicatesOpt = Annotated[Literal["keep", "drop", "error"], typer.Option(
-    "--duplicates", help="Repeated (peptide, TCR) pairs: keep and count them, drop all but the first, or fail.")]
+DuplicatesOpt = Annotated[
+    Literal["keep", "drop", "error"],
+    typer.Option(
+        "--duplicates", help="Repeated (peptide, TCR) pairs: keep and count them, drop all but the first, or fail."
+    ),
+]
 
 
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="File to write: .csv, .tsv or .parquet.")],
-    n_peptides: Annotated[int, typer.Option("--n-peptides", min=1,
-                                            help="Number of peptides.")] = DEFAULT_PEPTIDES,
-    positives: Annotated[int, typer.Option("--positives", min=1,
-                                           help="Binders per peptide.")] = DEFAULT_POSITIVES,
-    negative_ratio: Annotated[int, typer.Option("--negative-ratio", min=1,
-                                                help="Non-binders per binder.")] = DEFAULT_NEGATIVE_RATIO,
-    difficulty: Annotated[float, typer.Option("--difficulty", min=0.0, max=1.0,
-                                              help="0: clean planted rule; 1: much noise.")] = DEFAULT_DIFFICULTY,
-    negatives: Annotated[Literal["swapped", "background"], typer.Option(
-        "--negatives", help="swapped: other peptides' binders (no TCR-only shortcut); background: a separate "
-                            "pool of TCRs (reproduces the shortcut of real data).")] = "swapped",
+    n_peptides: Annotated[int, typer.Option("--n-peptides", min=1, help="Number of peptides.")] = DEFAULT_PEPTIDES,
+    positives: Annotated[int, typer.Option("--positives", min=1, help="Binders per peptide.")] = DEFAULT_POSITIVES,
+    negative_ratio: Annotated[
+        int, typer.Option("--negative-ratio", min=1, help="Non-binders per binder.")
+    ] = DEFAULT_NEGATIVE_RATIO,
+    difficulty: Annotated[
+        float, typer.Option("--difficulty", min=0.0, max=1.0, help="0: clean planted rule; 1: much noise.")
+    ] = DEFAULT_DIFFICULTY,
+    negatives: Annotated[
+        Literal["swapped", "background"],
+        typer.Option(
+            "--negatives",
+            help="swapped: other peptides' binders (no TCR-only shortcut); background: a separate "
+            "pool of TCRs (reproduces the shortcut of real data).",
+        ),
+    ] = "swapped",
     seed: Annotated[int, typer.Option("--seed", help="Same seed and options, same file.")] = 0,
 ) -> None:
     """Write the synthetic default dataset (deterministic from --seed)."""
-    frame = synthesize(n_peptides=n_peptides, n_positives_per_peptide=positives, negative_ratio=negative_ratio,
-                       difficulty=difficulty, negatives=negatives, seed=seed)
+    frame = synthesize(
+        n_peptides=n_peptides,
+        n_positives_per_peptide=positives,
+        negative_ratio=negative_ratio,
+        difficulty=difficulty,
+        negatives=negatives,
+        seed=seed,
+    )
     write_table(frame, out)
-    typer.echo(f"wrote {frame.height:,} rows ({n_peptides} peptides, 1:{negative_ratio}, {negatives} negatives, "
-               f"difficulty {difficulty:g}, seed {seed}) to {out}")
+    typer.echo(
+        f"wrote {frame.height:,} rows ({n_peptides} peptides, 1:{negative_ratio}, {negatives} negatives, "
+        f"difficulty {difficulty:g}, seed {seed}) to {out}"
+    )
 
 
 @app.command()
@@ -67,7 +101,6 @@ def inspect(
     top: Annotated[int, typer.Option("--top", min=0, help="Peptides shown in the table; 0 shows all.")] = 10,
 ) -> None:
     """Validate a table and summarise it: classes per peptide, lengths, duplicates, shortcut warning."""
-    loaded = load_table(path, columns=columns, cdr3=cdr3, lowercase=lowercase, max_len=max_len,
-                        duplicates=duplicates)
+    loaded = load_table(path, columns=columns, cdr3=cdr3, lowercase=lowercase, max_len=max_len, duplicates=duplicates)
     summary = inspect_table(loaded.frame, loaded.report)
     typer.echo(json.dumps(summary, indent=2) if as_json else render_text(summary, top=top))

@@ -39,7 +39,9 @@ app = typer.Typer(
 @app.callback()
 def _root(
     plugins_dir: Optional[str] = typer.Option(
-        None, "--plugins-dir", envvar="TCRBENCH_PLUGINS_DIR",
+        None,
+        "--plugins-dir",
+        envvar="TCRBENCH_PLUGINS_DIR",
         help="Directory of single-file plugins (*.py) to load after the built-ins and installed ones.",
     ),
 ) -> None:
@@ -51,8 +53,12 @@ def _mount() -> None:
     from tcrbench.cli import plugins_cmd
 
     app.add_typer(plugins_cmd.app, name="plugins")
-    for module, name in (("tcrbench.cli.data", "data"), ("tcrbench.cli.stats", "stats"),
-                         ("tcrbench.cli.run", None), ("tcrbench.cli.report", None)):
+    for module, name in (
+        ("tcrbench.cli.data", "data"),
+        ("tcrbench.cli.stats", "stats"),
+        ("tcrbench.cli.run", None),
+        ("tcrbench.cli.report", None),
+    ):
         try:
             mod = __import__(module, fromlist=["app"])
         except ModuleNotFoundError as exc:

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tcrbench.plugins.protocols import Kind
 from tcrbench.errors import UsageError
+from tcrbench.plugins.protocols import Kind
 
 app = typer.Typer(help="List plugins and show their parameters.", invoke_without_command=True)
 
@@ -35,8 +35,9 @@ def entry_dict(entry: Any) -> dict[str, Any]:
         "source": str(entry.source),
         "plugin": entry.source.plugin,
         "uses_labels": bool(getattr(entry.cls, "uses_labels", False)),
-        "params": [{"name": p.name, "type": p.type_name, "default": _default(p.default), "help": p.help}
-                   for p in entry.params],
+        "params": [
+            {"name": p.name, "type": p.type_name, "default": _default(p.default), "help": p.help} for p in entry.params
+        ],
     }
 
 
@@ -70,8 +71,10 @@ def list_plugins(
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="Plugin object name, e.g. mask1 or ntxent."),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+def show(
+    name: str = typer.Argument(..., help="Plugin object name, e.g. mask1 or ntxent."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Show one plugin's description, source and parameters with types and defaults."""
     registry = _registry()
     matches = registry.find(name)

@@ -10,7 +10,6 @@ import sys
 import typing
 from typing import Any
 
-
 HEADER = """# Command-line reference
 
 Generated from the `tcrbench` command itself (`python -m tcrbench.cli.reference > docs/cli-reference.md`); a
@@ -41,8 +40,13 @@ def _run_defaults() -> dict[str, Any]:
 
     cfg = RunConfig().to_dict()
     budget = cfg.pop("budget")
-    aliases = {"aug": cfg["augs"], "objective": cfg["objectives"], "protocol": cfg["protocols"],
-               "seeds": len(cfg["seeds"]), "drop_duplicates": cfg["duplicates"] == "drop"}
+    aliases = {
+        "aug": cfg["augs"],
+        "objective": cfg["objectives"],
+        "protocol": cfg["protocols"],
+        "seeds": len(cfg["seeds"]),
+        "drop_duplicates": cfg["duplicates"] == "drop",
+    }
     return {**cfg, **budget, **aliases}
 
 
@@ -91,8 +95,10 @@ def _section(cmd: Any, path: list[str], out: list[str]) -> None:
         out.append("|---|---|---|---|")
         fallback = _run_defaults() if path[-1] == "run" else None
         for p in params:
-            out.append(f"| {_option_name(p)} | {_kind(p)} | {_default(p, fallback)} "
-                       f"| {_cell(getattr(p, 'help', None) or '')} |")
+            out.append(
+                f"| {_option_name(p)} | {_kind(p)} | {_default(p, fallback)} "
+                f"| {_cell(getattr(p, 'help', None) or '')} |"
+            )
     for name in sorted(getattr(cmd, "commands", {}) or {}):
         _section(cmd.commands[name], [*path, name], out)
 

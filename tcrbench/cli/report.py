@@ -44,35 +44,58 @@ def _finish(board: Leaderboard, out: Path, console: Console, quiet: bool) -> Non
 
 def register(app: typer.Typer) -> None:
     """Add `report` and `leaderboard` to the CLI."""
+
     @app.command("report")
     def report_command(
         run_dir: Path = typer.Argument(..., help="A run folder written by `tcrbench run`."),
-        metric: Optional[str] = typer.Option(None, "--metric", help="Metric to rank by (default: the run's primary metric)."),
+        metric: Optional[str] = typer.Option(
+            None, "--metric", help="Metric to rank by (default: the run's primary metric)."
+        ),
         out: Optional[Path] = typer.Option(None, "--out", help="Write the files here instead of into RUN_DIR."),
         confidence: float = typer.Option(0.95, "--confidence", help="Level of the corrected confidence intervals."),
-        resolution: Optional[float] = typer.Option(None, "--resolution", help="Round scores to this before counting wins/ties/losses (e.g. 0.001)."),
-        shortcut_margin: float = typer.Option(0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."),
-        min_positives: int = typer.Option(5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."),
+        resolution: Optional[float] = typer.Option(
+            None, "--resolution", help="Round scores to this before counting wins/ties/losses (e.g. 0.001)."
+        ),
+        shortcut_margin: float = typer.Option(
+            0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."
+        ),
+        min_positives: int = typer.Option(
+            5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only list the files written."),
     ) -> None:
         """Write leaderboard.md, leaderboard.html and leaderboard.json into the run folder and print the table."""
         from tcrbench.report.board import load_board
 
         _check_options(confidence, shortcut_margin, min_positives, resolution)
-        board = load_board(run_dir, metric, confidence=confidence, resolution=resolution,
-                           shortcut_margin=shortcut_margin, min_positives=min_positives)
+        board = load_board(
+            run_dir,
+            metric,
+            confidence=confidence,
+            resolution=resolution,
+            shortcut_margin=shortcut_margin,
+            min_positives=min_positives,
+        )
         _finish(board, out if out is not None else run_dir, Console(width=200), quiet)
 
     @app.command("leaderboard")
     def leaderboard_command(
         run_dirs: list[Path] = typer.Argument(..., help="Run folders to merge, one per dataset."),
         out: Path = typer.Option(Path("leaderboard"), "--out", help="Folder for the merged leaderboard files."),
-        metric: Optional[str] = typer.Option(None, "--metric", help="Metric to rank by (default: the first run's primary metric)."),
+        metric: Optional[str] = typer.Option(
+            None, "--metric", help="Metric to rank by (default: the first run's primary metric)."
+        ),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the Nemenyi critical difference."),
         confidence: float = typer.Option(0.95, "--confidence", help="Level of the corrected confidence intervals."),
-        resolution: Optional[float] = typer.Option(None, "--resolution", help="Round scores to this before counting wins/ties/losses."),
-        shortcut_margin: float = typer.Option(0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."),
-        min_positives: int = typer.Option(5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."),
+        resolution: Optional[float] = typer.Option(
+            None, "--resolution", help="Round scores to this before counting wins/ties/losses."
+        ),
+        shortcut_margin: float = typer.Option(
+            0.02, "--shortcut-margin", help="Banner when a shortcut baseline comes this close to the best model."
+        ),
+        min_positives: int = typer.Option(
+            5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only list the files written."),
     ) -> None:
         """Merge runs (one per dataset) into one board ranked with Friedman and Nemenyi, with a CD diagram."""
@@ -91,6 +114,15 @@ def register(app: typer.Typer) -> None:
             seen[resolved] = d
         folders = [RunFolder(d) for d in run_dirs]  # each config.toml is read once, here or by load_board
         chosen = metric or default_metric(folders[0])
-        boards = [load_board(f, chosen, confidence=confidence, resolution=resolution,
-                             shortcut_margin=shortcut_margin, min_positives=min_positives) for f in folders]
+        boards = [
+            load_board(
+                f,
+                chosen,
+                confidence=confidence,
+                resolution=resolution,
+                shortcut_margin=shortcut_margin,
+                min_positives=min_positives,
+            )
+            for f in folders
+        ]
         _finish(merge_boards(boards, alpha=alpha), out, Console(width=200), quiet)

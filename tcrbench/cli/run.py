@@ -11,9 +11,24 @@ from tcrbench.errors import UsageError
 from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 
 _BUDGET = {
-    "pretrain_epochs", "pretrain_steps", "pretrain_batch", "pretrain_chunk", "pretrain_lr", "finetune_epochs",
-    "finetune_steps", "batch_size", "lr", "optimizer", "weight_decay", "warmup", "grad_clip", "schedule", "patience",
-    "monitor", "val_fraction", "bucket",
+    "pretrain_epochs",
+    "pretrain_steps",
+    "pretrain_batch",
+    "pretrain_chunk",
+    "pretrain_lr",
+    "finetune_epochs",
+    "finetune_steps",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "warmup",
+    "grad_clip",
+    "schedule",
+    "patience",
+    "monitor",
+    "val_fraction",
+    "bucket",
 }
 
 
@@ -31,32 +46,63 @@ def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
 
 def register(app: typer.Typer) -> None:
     """Add `tcrbench run` to `app`; `tcrbench.cli.main` mounts each command module this way."""
+
     @app.command("run")
     def run_command(
         config: Optional[Path] = typer.Option(None, "--config", help="TOML grid; command-line options override it."),
         data: Optional[str] = typer.Option(None, "--data", help="Table (CSV, TSV, Parquet). Default: synthetic data."),
-        dataset: Optional[str] = typer.Option(None, "--dataset", help="Dataset plugin when no --data (default synthetic)."),
-        columns: Optional[str] = typer.Option(None, "--columns", help="Column overrides: peptide=antigen,cdr3b=TCR,label=interaction"),
+        dataset: Optional[str] = typer.Option(
+            None, "--dataset", help="Dataset plugin when no --data (default synthetic)."
+        ),
+        columns: Optional[str] = typer.Option(
+            None, "--columns", help="Column overrides: peptide=antigen,cdr3b=TCR,label=interaction"
+        ),
         cdr3: Optional[str] = typer.Option(None, "--cdr3", help="keep, or strip the conserved C...F/W ends."),
-        drop_duplicates: Optional[bool] = typer.Option(None, "--drop-duplicates/--keep-duplicates", help="Drop repeated (peptide, TCR) rows."),
-        subsample: Optional[int] = typer.Option(None, "--subsample", help="Stratified subsample of N rows (bounded CPU runs)."),
-        aug: Optional[list[str]] = typer.Option(None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."),
-        objective: Optional[list[str]] = typer.Option(None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."),
-        pair: Optional[list[str]] = typer.Option(None, "--pair", help="AUG/OBJECTIVE pair instead of --aug x --objective, repeatable: mask1/ntxent, identity/mlm."),
+        drop_duplicates: Optional[bool] = typer.Option(
+            None, "--drop-duplicates/--keep-duplicates", help="Drop repeated (peptide, TCR) rows."
+        ),
+        subsample: Optional[int] = typer.Option(
+            None, "--subsample", help="Stratified subsample of N rows (bounded CPU runs)."
+        ),
+        aug: Optional[list[str]] = typer.Option(
+            None, "--aug", help="Augmentation, repeatable: mask1, mask:p=0.2, mask1+substitute."
+        ),
+        objective: Optional[list[str]] = typer.Option(
+            None, "--objective", help="Pretraining objective, repeatable: ntxent, mlm, ntxent+mlm."
+        ),
+        pair: Optional[list[str]] = typer.Option(
+            None,
+            "--pair",
+            help="AUG/OBJECTIVE pair instead of --aug x --objective, repeatable: mask1/ntxent, identity/mlm.",
+        ),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Encoder: transformer:size=small, cnn, ..."),
-        split: Optional[str] = typer.Option(None, "--split", help="Fold strategy: random, tcr, peptide, given:column=partition."),
+        split: Optional[str] = typer.Option(
+            None, "--split", help="Fold strategy: random, tcr, peptide, given:column=partition."
+        ),
         folds: Optional[int] = typer.Option(None, "--folds", help="Number of folds (default 5)."),
         seeds: Optional[int] = typer.Option(None, "--seeds", help="Number of seeds 0..N-1 (default 1)."),
-        fixed_folds: Optional[bool] = typer.Option(None, "--fixed-folds/--redraw-folds", help="Seeds only re-initialise models (folds drawn once)."),
-        pretrain_on: Optional[str] = typer.Option(None, "--pretrain-on", help="train (default) or all: the course's transductive protocol."),
+        fixed_folds: Optional[bool] = typer.Option(
+            None, "--fixed-folds/--redraw-folds", help="Seeds only re-initialise models (folds drawn once)."
+        ),
+        pretrain_on: Optional[str] = typer.Option(
+            None, "--pretrain-on", help="train (default) or all: the course's transductive protocol."
+        ),
         protocol: Optional[list[str]] = typer.Option(None, "--protocol", help="finetune and/or probe (default both)."),
-        baseline: Optional[list[str]] = typer.Option(None, "--baseline", help="Only these simple baselines (repeatable)."),
-        no_baselines: bool = typer.Option(False, "--no-baselines", help="Skip the simple baselines (the supervised arm stays)."),
+        baseline: Optional[list[str]] = typer.Option(
+            None, "--baseline", help="Only these simple baselines (repeatable)."
+        ),
+        no_baselines: bool = typer.Option(
+            False, "--no-baselines", help="Skip the simple baselines (the supervised arm stays)."
+        ),
         metric: Optional[list[str]] = typer.Option(None, "--metric", help="Only these metrics (repeatable)."),
         pretrain_epochs: Optional[int] = typer.Option(None, "--pretrain-epochs"),
         pretrain_steps: Optional[int] = typer.Option(None, "--pretrain-steps", help="Overrides --pretrain-epochs."),
-        pretrain_batch: Optional[int] = typer.Option(None, "--pretrain-batch", help="Contrastive batch: rows per pretraining step."),
-        pretrain_chunk: Optional[int] = typer.Option(None, "--chunk", help="Gradient-caching chunk for huge contrastive batches (0 = off)."),
+        pretrain_batch: Optional[int] = typer.Option(
+            None, "--pretrain-batch", help="Contrastive batch: rows per pretraining step."
+        ),
+        pretrain_chunk: Optional[int] = typer.Option(
+            None, "--chunk", help="Gradient-caching chunk for huge contrastive batches (0 = off)."
+        ),
         pretrain_lr: Optional[float] = typer.Option(None, "--pretrain-lr"),
         finetune_epochs: Optional[int] = typer.Option(None, "--epochs", help="Fine-tuning epochs (both arms)."),
         finetune_steps: Optional[int] = typer.Option(None, "--steps", help="Fine-tuning steps; overrides --epochs."),
@@ -66,12 +112,24 @@ def register(app: typer.Typer) -> None:
         weight_decay: Optional[float] = typer.Option(None, "--weight-decay"),
         warmup: Optional[float] = typer.Option(None, "--warmup", help="Warm-up fraction of steps."),
         grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Max gradient norm (0 = off)."),
-        schedule: Optional[str] = typer.Option(None, "--schedule", help="Learning rate after warm-up: linear (decay to zero) or constant."),
-        patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping: epochs without a better validation score (0 = off)."),
-        monitor: Optional[str] = typer.Option(None, "--monitor", help="Early-stopping signal on the inner validation split: auroc or loss."),
-        val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="Share of each training fold held out for early stopping (0 = none)."),
-        bucket: Optional[bool] = typer.Option(None, "--bucket/--no-bucket", help="Length-bucketed batches, trimmed to their longest row."),
-        framing: Optional[str] = typer.Option(None, "--framing", help="pan (one output for all peptides) or per_peptide (a head per peptide)."),
+        schedule: Optional[str] = typer.Option(
+            None, "--schedule", help="Learning rate after warm-up: linear (decay to zero) or constant."
+        ),
+        patience: Optional[int] = typer.Option(
+            None, "--patience", help="Early stopping: epochs without a better validation score (0 = off)."
+        ),
+        monitor: Optional[str] = typer.Option(
+            None, "--monitor", help="Early-stopping signal on the inner validation split: auroc or loss."
+        ),
+        val_fraction: Optional[float] = typer.Option(
+            None, "--val-fraction", help="Share of each training fold held out for early stopping (0 = none)."
+        ),
+        bucket: Optional[bool] = typer.Option(
+            None, "--bucket/--no-bucket", help="Length-bucketed batches, trimmed to their longest row."
+        ),
+        framing: Optional[str] = typer.Option(
+            None, "--framing", help="pan (one output for all peptides) or per_peptide (a head per peptide)."
+        ),
         device: Optional[str] = typer.Option(None, "--device", help="auto (CUDA when present), cpu, cuda:N."),
         threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
         out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default runs/<data>-<config hash>)."),
@@ -79,34 +137,85 @@ def register(app: typer.Typer) -> None:
         retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute cells that failed before."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
         executor: Optional[str] = typer.Option(None, "--executor", help="serial (default), processes or dask."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: 2, or one per GPU)."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Join a running Dask cluster: tcp://host:8786."),
-        scheduler_file: Optional[Path] = typer.Option(None, "--scheduler-file", help="Join a Dask cluster by its scheduler file."),
+        workers: Optional[int] = typer.Option(
+            None, "--workers", help="Local worker processes (default: 2, or one per GPU)."
+        ),
+        scheduler: Optional[str] = typer.Option(
+            None, "--scheduler", help="Join a running Dask cluster: tcp://host:8786."
+        ),
+        scheduler_file: Optional[Path] = typer.Option(
+            None, "--scheduler-file", help="Join a Dask cluster by its scheduler file."
+        ),
         dashboard: bool = typer.Option(False, "--dashboard", help="Serve Dask's dashboard (off by default)."),
-        track: Optional[list[str]] = typer.Option(None, "--track", help="Also log to wandb, mlflow or tensorboard (repeatable)."),
+        track: Optional[list[str]] = typer.Option(
+            None, "--track", help="Also log to wandb, mlflow or tensorboard (repeatable)."
+        ),
         max_retries: int = typer.Option(2, "--max-retries", help="Times a cell is retried after its worker dies."),
-        eval_every: Optional[str] = typer.Option(None, "--eval-every", help="Evaluate pretraining checkpoints: every N steps, a list 100,500,2000, or log:N (off by default)."),
-        dynamics_protocol: Optional[str] = typer.Option(None, "--dynamics-protocol", help="How checkpoints are evaluated: probe (default, cheap) or finetune."),
-        checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="Resumable pretraining checkpoint every N steps."),
-        checkpoint_minutes: Optional[float] = typer.Option(None, "--checkpoint-minutes", help="... and every M minutes (default 10; 0 = off)."),
-        max_time: Optional[str] = typer.Option(None, "--max-time", help="Stop cleanly after this long (5400, 90m, 1h30m): exit status 3, re-run to resume."),
+        eval_every: Optional[str] = typer.Option(
+            None,
+            "--eval-every",
+            help="Evaluate pretraining checkpoints: every N steps, a list 100,500,2000, or log:N (off by default).",
+        ),
+        dynamics_protocol: Optional[str] = typer.Option(
+            None, "--dynamics-protocol", help="How checkpoints are evaluated: probe (default, cheap) or finetune."
+        ),
+        checkpoint_every: Optional[int] = typer.Option(
+            None, "--checkpoint-every", help="Resumable pretraining checkpoint every N steps."
+        ),
+        checkpoint_minutes: Optional[float] = typer.Option(
+            None, "--checkpoint-minutes", help="... and every M minutes (default 10; 0 = off)."
+        ),
+        max_time: Optional[str] = typer.Option(
+            None, "--max-time", help="Stop cleanly after this long (5400, 90m, 1h30m): exit status 3, re-run to resume."
+        ),
     ) -> None:
         """Pretrain, fine-tune and evaluate every configuration on every fold and seed, against the baselines."""
         from tcrbench.training.checkpoint import StoppedForTime, parse_duration
 
         given = dict(
-            data=data, dataset=dataset, columns=columns, cdr3=cdr3, subsample=subsample, augs=aug or None,
-            objectives=objective or None, pairs=pair or None, encoder=encoder, split=split, folds=folds,
-            seeds=list(range(seeds)) if seeds is not None else None, fixed_folds=fixed_folds,
-            pretrain_on=pretrain_on, protocols=protocol or None, metrics=metric or None,
+            data=data,
+            dataset=dataset,
+            columns=columns,
+            cdr3=cdr3,
+            subsample=subsample,
+            augs=aug or None,
+            objectives=objective or None,
+            pairs=pair or None,
+            encoder=encoder,
+            split=split,
+            folds=folds,
+            seeds=list(range(seeds)) if seeds is not None else None,
+            fixed_folds=fixed_folds,
+            pretrain_on=pretrain_on,
+            protocols=protocol or None,
+            metrics=metric or None,
             duplicates=None if drop_duplicates is None else ("drop" if drop_duplicates else "keep"),
-            pretrain_epochs=pretrain_epochs, pretrain_steps=pretrain_steps, pretrain_batch=pretrain_batch,
-            pretrain_chunk=pretrain_chunk, pretrain_lr=pretrain_lr, finetune_epochs=finetune_epochs,
-            finetune_steps=finetune_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
-            weight_decay=weight_decay, warmup=warmup, grad_clip=grad_clip, schedule=schedule, patience=patience,
-            monitor=monitor, val_fraction=val_fraction, bucket=bucket, framing=framing, device=device, threads=threads,
-            eval_every=eval_every, dynamics_protocol=dynamics_protocol, checkpoint_every=checkpoint_every,
-            checkpoint_minutes=checkpoint_minutes, max_time=None if max_time is None else parse_duration(max_time),
+            pretrain_epochs=pretrain_epochs,
+            pretrain_steps=pretrain_steps,
+            pretrain_batch=pretrain_batch,
+            pretrain_chunk=pretrain_chunk,
+            pretrain_lr=pretrain_lr,
+            finetune_epochs=finetune_epochs,
+            finetune_steps=finetune_steps,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            warmup=warmup,
+            grad_clip=grad_clip,
+            schedule=schedule,
+            patience=patience,
+            monitor=monitor,
+            val_fraction=val_fraction,
+            bucket=bucket,
+            framing=framing,
+            device=device,
+            threads=threads,
+            eval_every=eval_every,
+            dynamics_protocol=dynamics_protocol,
+            checkpoint_every=checkpoint_every,
+            checkpoint_minutes=checkpoint_minutes,
+            max_time=None if max_time is None else parse_duration(max_time),
         )
         if pair and (aug or objective):
             raise UsageError("--pair replaces --aug and --objective: give pairs or the cross, not both")
@@ -127,13 +236,22 @@ def register(app: typer.Typer) -> None:
         from tcrbench.trackers import resolve_trackers
 
         trackers = resolve_trackers(track or [])
-        backend = build_executor(executor, workers=workers, scheduler=scheduler,
-                                 scheduler_file=str(scheduler_file) if scheduler_file else None, dashboard=dashboard,
-                                 max_retries=max_retries, device=cfg.device, threads=cfg.threads, say=typer.echo)
+        backend = build_executor(
+            executor,
+            workers=workers,
+            scheduler=scheduler,
+            scheduler_file=str(scheduler_file) if scheduler_file else None,
+            dashboard=dashboard,
+            max_retries=max_retries,
+            device=cfg.device,
+            threads=cfg.threads,
+            say=typer.echo,
+        )
         plugins = get_plugins()
         try:
-            summary = Runner(cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet,
-                             trackers=trackers).run(backend)
+            summary = Runner(
+                cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet, trackers=trackers
+            ).run(backend)
         except StoppedForTime as stop:  # not an error: the run is resumable, and scripts tell it by the status
             typer.echo(f"tcrbench: {stop}", err=True)
             raise typer.Exit(code=stop.code) from None

@@ -6,7 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -176,7 +176,7 @@ def compare_cmd(
         None, "--resolution", help="Round scores to this before counting wins/ties/losses (e.g. 0.001)."
     ),
     lower_is_better: bool = typer.Option(False, "--lower-is-better", help="The score is a loss or an error rate."),
-    out: Optional[List[Path]] = typer.Option(None, "--out", help="Also write FILE.json and/or FILE.csv (repeatable)."),
+    out: Optional[list[Path]] = typer.Option(None, "--out", help="Also write FILE.json and/or FILE.csv (repeatable)."),
 ) -> None:
     """Compare every method in SCORES with --baseline: corrected t-test, Holm, d_z, wins/ties/losses."""
     outputs = list(out or [])

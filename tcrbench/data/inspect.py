@@ -13,8 +13,15 @@ import polars as pl
 from tcrbench.data.schema import LABEL, PEPTIDE, SEQUENCES, pair_key, tcr_key
 from tcrbench.data.validate import ValidationReport
 
-SHORTCUT_WARNING = ("shortcut: no TCR occurs as both binder and non-binder, so a model that ignores the "
-                    "peptide can separate the classes; compare against a TCR-only baseline")
+SHORTCUT_WARNING = (
+    "shortcut: no TCR occurs as both binder and non-binder, so a model that ignores the "
+    "peptide can separate the classes; compare against a TCR-only baseline"
+)
+
+
+def _num(value: Any) -> float:
+    """A polars scalar (typed as any Python value) as a float: these statistics are numeric by construction."""
+    return float(value)
 
 
 def _n(count: int, word: str) -> str:
@@ -30,32 +37,49 @@ def _ratio_stats(per: pl.DataFrame) -> dict[str, Any]:
     many peptides sit exactly at the most common ratio as well as the spread."""
     with_pos = per.filter(pl.col("positives") > 0)
     if with_pos.height == 0:
-        return {"median": None, "min": None, "max": None, "mode": None, "at_mode": 0,
-                "without_positives": per.height}
+        return {"median": None, "min": None, "max": None, "mode": None, "at_mode": 0, "without_positives": per.height}
     r = (with_pos["negatives"] / with_pos["positives"]).round(2)
     counts = r.value_counts().sort(["count", r.name], descending=[True, False])  # ties: the smaller ratio
-    mode = float(counts[0, 0])
-    return {"median": float(r.median()), "min": float(r.min()), "max": float(r.max()),  # type: ignore[arg-type]
-            "mode": _ratio(1, mode), "at_mode": int(counts[0, 1]),
-            "without_positives": per.height - with_pos.height}
+    mode = _num(counts[0, 0])
+    return {
+        "median": _num(r.median()),
+        "min": _num(r.min()),
+        "max": _num(r.max()),
+        "mode": _ratio(1, mode),
+        "at_mode": int(_num(counts[0, 1])),
+        "without_positives": per.height - with_pos.height,
+    }
 
 
 def inspect_table(frame: pl.DataFrame, report: ValidationReport | None = None) -> dict[str, Any]:
     """A JSON-ready summary of a canonical table; `report` adds what loading found (drops, duplicates)."""
-    per = (frame.group_by(PEPTIDE)
-           .agg(pl.col(LABEL).sum().cast(pl.Int64).alias("positives"), pl.len().cast(pl.Int64).alias("rows"))
-           .with_columns((pl.col("rows") - pl.col("positives")).alias("negatives"))
-           .sort(["positives", PEPTIDE], descending=[True, False]))
-    per_peptide = [{"peptide": r[PEPTIDE], "positives": r["positives"], "negatives": r["negatives"],
-                    "ratio": _ratio(r["positives"], r["negatives"])} for r in per.iter_rows(named=True)]
+    per = (
+        frame.group_by(PEPTIDE)
+        .agg(pl.col(LABEL).sum().cast(pl.Int64).alias("positives"), pl.len().cast(pl.Int64).alias("rows"))
+        .with_columns((pl.col("rows") - pl.col("positives")).alias("negatives"))
+        .sort(["positives", PEPTIDE], descending=[True, False])
+    )
+    per_peptide = [
+        {
+            "peptide": r[PEPTIDE],
+            "positives": r["positives"],
+            "negatives": r["negatives"],
+            "ratio": _ratio(r["positives"], r["negatives"]),
+        }
+        for r in per.iter_rows(named=True)
+    ]
     ratio_stats = _ratio_stats(per)
     lengths = {}
     for col in (c for c in SEQUENCES if c in frame.columns):
         s = frame[col].drop_nulls().str.len_chars()
         if len(s):
-            lengths[col] = {"min": int(s.min()), "median": float(s.median()),  # type: ignore[arg-type]
-                            "mean": round(float(s.mean()), 2),  # type: ignore[arg-type]
-                            "max": int(s.max()), "missing": frame[col].null_count()}  # type: ignore[arg-type]
+            lengths[col] = {
+                "min": int(_num(s.min())),
+                "median": _num(s.median()),
+                "mean": round(_num(s.mean()), 2),
+                "max": int(_num(s.max())),
+                "missing": frame[col].null_count(),
+            }
     key = pair_key(frame)
     dup = frame.group_by(key).len().filter(pl.col("len") > 1)
     tcrs = frame.group_by(tcr_key(frame)).agg(pl.col(LABEL).n_unique().alias("classes"))
@@ -97,8 +121,10 @@ def render_text(summary: dict[str, Any], top: int = 10) -> str:
     elif rs["min"] == rs["max"]:
         same = f"{rs['mode']} for every peptide"
     else:
-        same = (f"{rs['mode']} for {rs['at_mode']:,} of {summary['peptides']:,} peptides; median "
-                f"{_ratio(1, rs['median'])}, range {_ratio(1, rs['min'])} to {_ratio(1, rs['max'])}")
+        same = (
+            f"{rs['mode']} for {rs['at_mode']:,} of {summary['peptides']:,} peptides; median "
+            f"{_ratio(1, rs['median'])}, range {_ratio(1, rs['min'])} to {_ratio(1, rs['max'])}"
+        )
     if rs["without_positives"]:
         same += f"; {_n(rs['without_positives'], 'peptide')} without positives"
     lines += [
@@ -111,8 +137,9 @@ def render_text(summary: dict[str, Any], top: int = 10) -> str:
     ]
     for col, st in summary["lengths"].items():
         missing = f", {st['missing']:,} missing" if st["missing"] else ""
-        lines.append(f"length {col}: min {st['min']}, median {st['median']:g}, mean {st['mean']:g}, "
-                     f"max {st['max']}{missing}")
+        lines.append(
+            f"length {col}: min {st['min']}, median {st['median']:g}, mean {st['mean']:g}, max {st['max']}{missing}"
+        )
     loading = summary.get("loading")
     if loading:
         done = []
@@ -133,8 +160,10 @@ def render_text(summary: dict[str, Any], top: int = 10) -> str:
         width = max(len("peptide"), *(len(p["peptide"]) for p in shown))
         more = len(summary["per_peptide"]) - len(shown)
         lines.append("")
-        lines.append(f"{'peptide':<{width}}  {'positives':>9}  {'negatives':>9}  ratio"
-                     + (f"   (top {len(shown)} of {summary['peptides']}; --top 0 shows all)" if more else ""))
+        lines.append(
+            f"{'peptide':<{width}}  {'positives':>9}  {'negatives':>9}  ratio"
+            + (f"   (top {len(shown)} of {summary['peptides']}; --top 0 shows all)" if more else "")
+        )
         for p in shown:
             lines.append(f"{p['peptide']:<{width}}  {p['positives']:>9,}  {p['negatives']:>9,}  {p['ratio']}")
     if summary["warnings"]:

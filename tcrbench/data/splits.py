@@ -131,8 +131,9 @@ def _water_fill(current: np.ndarray, n_items: int, fold_rows: np.ndarray, rng: n
     return add
 
 
-def stratified_group_folds(groups: np.ndarray, strata: np.ndarray, n_folds: int,
-                           rng: np.random.Generator) -> np.ndarray:
+def stratified_group_folds(
+    groups: np.ndarray, strata: np.ndarray, n_folds: int, rng: np.random.Generator
+) -> np.ndarray:
     """A fold number per row: rows of one group share a fold; each stratum is spread evenly over the folds.
 
     Groups of several rows are placed first, largest first (ties in random order), each into the fold where its
@@ -158,7 +159,7 @@ def stratified_group_folds(groups: np.ndarray, strata: np.ndarray, n_folds: int,
     multi = multi[rng.permutation(len(multi))]
     multi = multi[np.argsort(-size[multi], kind="stable")]
     for g in multi:
-        s, c = np.unique(strata[by_group[starts[g]:starts[g + 1]]], return_counts=True)
+        s, c = np.unique(strata[by_group[starts[g] : starts[g + 1]]], return_counts=True)
         cost = (counts[:, s] / stratum_total[s]) @ c
         f = int(np.lexsort((fold_rows, cost))[0])
         group_fold[g] = f
@@ -192,8 +193,9 @@ def random_folds(frame: pl.DataFrame, n_folds: int, seed: int, stratify: Stratif
     return folds_from_assignment(stratified_group_folds(pair_ids(frame), strata, n_folds, rng), n_folds)
 
 
-def tcr_folds(frame: pl.DataFrame, n_folds: int, seed: int, chains: TcrChains = "pair",
-              stratify: Stratify = "label") -> list[Fold]:
+def tcr_folds(
+    frame: pl.DataFrame, n_folds: int, seed: int, chains: TcrChains = "pair", stratify: Stratify = "label"
+) -> list[Fold]:
     """Every test TCR is unseen in training (with any peptide)."""
     strata = strata_of(frame, stratify, "split 'tcr'")
     rng = np.random.default_rng(seed)
@@ -206,14 +208,16 @@ def peptide_folds(frame: pl.DataFrame, n_folds: int, seed: int) -> list[Fold]:
     groups = peptide_ids(frame)
     n_peptides = int(groups.max()) + 1 if len(groups) else 0
     if n_peptides < n_folds:
-        raise UsageError(f"split 'peptide': {n_folds} folds need at least {n_folds} peptides, "
-                         f"the table has {n_peptides}")
+        raise UsageError(
+            f"split 'peptide': {n_folds} folds need at least {n_folds} peptides, the table has {n_peptides}"
+        )
     rng = np.random.default_rng(seed)
     return folds_from_assignment(stratified_group_folds(groups, strata, n_folds, rng), n_folds)
 
 
-def given_folds(frame: pl.DataFrame, column: str = "partition", test_value: str = "test",
-                drop_shared_pairs: bool = False) -> list[Fold]:
+def given_folds(
+    frame: pl.DataFrame, column: str = "partition", test_value: str = "test", drop_shared_pairs: bool = False
+) -> list[Fold]:
     """Folds the data's authors made.
 
     If some row's `column` equals `test_value` (compared as text), there is one fold: those rows are the test
@@ -238,8 +242,10 @@ def given_folds(frame: pl.DataFrame, column: str = "partition", test_value: str 
     else:
         distinct = values.unique().sort().to_list()
         if len(distinct) < 2:
-            raise UsageError(f"{who}: needs at least two distinct values or a row equal to "
-                             f"test_value={test_value!r}, found only {distinct!r}")
+            raise UsageError(
+                f"{who}: needs at least two distinct values or a row equal to "
+                f"test_value={test_value!r}, found only {distinct!r}"
+            )
         raw = values.to_numpy()
         folds = [Fold(f"{column}={v}", rows[raw != v], rows[raw == v]) for v in distinct]
     if drop_shared_pairs:
@@ -280,13 +286,17 @@ def fold_warnings(frame: pl.DataFrame, folds: list[Fold], min_positives: int = 5
             pos = np.bincount(inverse, weights=y[fold.test], minlength=len(test_peps)).astype(int)
             few = [(str(test_peps[i]), int(pos[i])) for i in np.argsort(pos, kind="stable") if pos[i] < min_positives]
             if few:
-                out.append(f"{where}: {len(few)} of {len(test_peps)} test peptides have fewer than {min_positives} "
-                           f"positives and are left out of macro_auroc: {_names(few)}")
+                out.append(
+                    f"{where}: {len(few)} of {len(test_peps)} test peptides have fewer than {min_positives} "
+                    f"positives and are left out of macro_auroc: {_names(few)}"
+                )
         if pairs is not None:
             shared = np.intersect1d(pairs[fold.train], pairs[fold.test])
             if len(shared):
-                out.append(f"{where}: {len(shared)} (peptide, TCR) pairs occur in both the training and the test "
-                           f"set (a leak; given splits can drop them with drop_shared_pairs=true)")
+                out.append(
+                    f"{where}: {len(shared)} (peptide, TCR) pairs occur in both the training and the test "
+                    f"set (a leak; given splits can drop them with drop_shared_pairs=true)"
+                )
     sizes = np.array([len(f.test) for f in folds])
     if len(folds) > 1 and sizes.min() > 0 and sizes.max() > 2 * sizes.min():
         out.append(f"test folds are unbalanced: from {sizes.min()} to {sizes.max()} rows")

@@ -38,14 +38,28 @@ _MIDDLE_AA = np.array(list("GSALTDEQNRPYVKWFHIMC"))
 _MIDDLE_P = np.array([14, 12, 9, 8, 8, 7, 6, 6, 5, 5, 4, 4, 3, 2, 2, 2, 1, 1, 0.6, 0.4], dtype=float)
 _MIDDLE_P /= _MIDDLE_P.sum()
 _PREFIXES = ("CASS", "CASS", "CASS", "CASS", "CASR", "CATS", "CAWS", "CSVE", "CAS", "CAI")
-_SUFFIXES = ("YEQYF", "TEAFF", "GELFF", "NEQFF", "TQYF", "YGYTF", "QPQHF", "NTIYF", "EKLFF", "DTQYF", "QETQYF",
-             "SPLHF", "GNTIYF", "EQFF")
+_SUFFIXES = (
+    "YEQYF",
+    "TEAFF",
+    "GELFF",
+    "NEQFF",
+    "TQYF",
+    "YGYTF",
+    "QPQHF",
+    "NTIYF",
+    "EKLFF",
+    "DTQYF",
+    "QETQYF",
+    "SPLHF",
+    "GNTIYF",
+    "EQFF",
+)
 _PEPTIDE_AA = np.array(list(AMINO_ACIDS.replace("C", "")))
 
 
 def motif_for(peptide: str) -> str:
     """The CDR3 motif that binders of this peptide carry: the complement of its residues P4-P6."""
-    return "".join(COMPLEMENT[aa] for aa in peptide[3:3 + MOTIF_LEN])
+    return "".join(COMPLEMENT[aa] for aa in peptide[3 : 3 + MOTIF_LEN])
 
 
 def planted_score(peptides: list[str] | pl.Series, cdr3s: list[str] | pl.Series) -> np.ndarray:
@@ -58,7 +72,7 @@ def planted_score(peptides: list[str] | pl.Series, cdr3s: list[str] | pl.Series)
         motif = motif_for(pep)
         best = 0
         for start in range(len(cdr3) - MOTIF_LEN + 1):
-            best = max(best, sum(a == b for a, b in zip(cdr3[start:start + MOTIF_LEN], motif)))
+            best = max(best, sum(a == b for a, b in zip(cdr3[start : start + MOTIF_LEN], motif)))
         out[i] = best
     return out
 
@@ -97,12 +111,17 @@ def _plant(cdr3: str, start: int, width: int, motif: str, p_mutate: float, rng: 
         if rng.random() < p_mutate:
             residues[i] = str(rng.choice(_MIDDLE_AA, p=_MIDDLE_P))
     at = start + int(rng.integers(0, width - MOTIF_LEN + 1))
-    return cdr3[:at] + "".join(residues) + cdr3[at + MOTIF_LEN:]
+    return cdr3[:at] + "".join(residues) + cdr3[at + MOTIF_LEN :]
 
 
-def synthesize(n_peptides: int = DEFAULT_PEPTIDES, n_positives_per_peptide: int = DEFAULT_POSITIVES,
-               negative_ratio: int = DEFAULT_NEGATIVE_RATIO, difficulty: float = DEFAULT_DIFFICULTY,
-               negatives: Literal["swapped", "background"] = "swapped", seed: int = 0) -> pl.DataFrame:
+def synthesize(
+    n_peptides: int = DEFAULT_PEPTIDES,
+    n_positives_per_peptide: int = DEFAULT_POSITIVES,
+    negative_ratio: int = DEFAULT_NEGATIVE_RATIO,
+    difficulty: float = DEFAULT_DIFFICULTY,
+    negatives: Literal["swapped", "background"] = "swapped",
+    seed: int = 0,
+) -> pl.DataFrame:
     """A canonical table (peptide, cdr3b, label) of n_peptides x n_positives x (1 + negative_ratio) rows."""
     if n_peptides < 1:
         raise UsageError(f"n_peptides must be at least 1, got {n_peptides}")
@@ -115,8 +134,10 @@ def synthesize(n_peptides: int = DEFAULT_PEPTIDES, n_positives_per_peptide: int 
     if negatives not in ("swapped", "background"):
         raise UsageError(f"negatives must be 'swapped' or 'background', got {negatives!r}")
     if negatives == "swapped" and n_peptides < 2:
-        raise UsageError("negatives='swapped' takes a peptide's negatives from other peptides' binders, "
-                         "so it needs n_peptides of at least 2")
+        raise UsageError(
+            "negatives='swapped' takes a peptide's negatives from other peptides' binders, "
+            "so it needs n_peptides of at least 2"
+        )
     rng = np.random.default_rng(seed)
     peptides = _peptides(n_peptides, rng)
     seen: set[str] = set()
@@ -129,7 +150,7 @@ def synthesize(n_peptides: int = DEFAULT_PEPTIDES, n_positives_per_peptide: int 
 
     motifs = [motif_for(pep) for pep in peptides]
     binders: list[list[str]] = []
-    for pep, motif in zip(peptides, motifs):
+    for motif in motifs:
         tcrs: list[str] = []
         while len(tcrs) < n_positives_per_peptide:
             cdr3, start, width = fresh()
@@ -166,7 +187,11 @@ def synthesize(n_peptides: int = DEFAULT_PEPTIDES, n_positives_per_peptide: int 
                     seen.add(cdr3)
                     rows_tcr.append(cdr3)
     order = rng.permutation(len(rows_pep))
-    return pl.DataFrame({
-        PEPTIDE: np.array(rows_pep)[order], CDR3B: np.array(rows_tcr)[order],
-        LABEL: np.array(rows_label, dtype=np.int8)[order],
-    }, schema={PEPTIDE: pl.String, CDR3B: pl.String, LABEL: LABEL_DTYPE})
+    return pl.DataFrame(
+        {
+            PEPTIDE: np.array(rows_pep)[order],
+            CDR3B: np.array(rows_tcr)[order],
+            LABEL: np.array(rows_label, dtype=np.int8)[order],
+        },
+        schema={PEPTIDE: pl.String, CDR3B: pl.String, LABEL: LABEL_DTYPE},
+    )

@@ -17,7 +17,17 @@ import torch
 
 from tcrbench.data.schema import CDR3A, CDR3B, PEPTIDE
 from tcrbench.data.vocab import (
-    AMINO_ACIDS, CLS, FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_PEPTIDE, REGION_SPECIAL, SEP, UNK,
+    AMINO_ACIDS,
+    CLS,
+    FIRST_AA,
+    MASK,
+    PAD,
+    REGION_CDR3A,
+    REGION_CDR3B,
+    REGION_PEPTIDE,
+    REGION_SPECIAL,
+    SEP,
+    UNK,
     TokenBatch,
 )
 from tcrbench.errors import UsageError
@@ -81,29 +91,39 @@ class Tokenizer:
         """Encode a canonical-schema frame's pairs (with cdr3a where the column exists)."""
         return self.encode_pairs(frame[PEPTIDE], frame[CDR3B], frame[CDR3A] if CDR3A in frame.columns else None)
 
-    def encode_pairs(self, peptides: Sequence[str] | pl.Series, cdr3b: Sequence[str] | pl.Series,
-                     cdr3a: Sequence[str | None] | pl.Series | None = None) -> TokenBatch:
+    def encode_pairs(
+        self,
+        peptides: Sequence[str] | pl.Series,
+        cdr3b: Sequence[str] | pl.Series,
+        cdr3a: Sequence[str | None] | pl.Series | None = None,
+    ) -> TokenBatch:
         """Pairs to a batch; a row whose cdr3a is None simply has no alpha part."""
         parts = [(_as_series(peptides, PEPTIDE), REGION_PEPTIDE), (_as_series(cdr3b, CDR3B), REGION_CDR3B)]
         if cdr3a is not None:
             parts.append((_as_series(cdr3a, CDR3A), REGION_CDR3A))
         return self._encode(parts, self.max_len)
 
-    def encode_tcr(self, cdr3b: Sequence[str] | pl.Series,
-                   cdr3a: Sequence[str | None] | pl.Series | None = None, width: int | None = None) -> TokenBatch:
+    def encode_tcr(
+        self,
+        cdr3b: Sequence[str] | pl.Series,
+        cdr3a: Sequence[str | None] | pl.Series | None = None,
+        width: int | None = None,
+    ) -> TokenBatch:
         """The receptor alone, `<cls> cdr3b <sep> [cdr3a <sep>]`: the TCR tower of a CLIP-style objective."""
         parts = [(_as_series(cdr3b, CDR3B), REGION_CDR3B)]
         if cdr3a is not None:
             parts.append((_as_series(cdr3a, CDR3A), REGION_CDR3A))
         return self._encode(parts, width if width is not None else self.max_len)
 
-    def encode_single(self, seqs: Sequence[str] | pl.Series, region: str = PEPTIDE,
-                      width: int | None = None) -> TokenBatch:
+    def encode_single(
+        self, seqs: Sequence[str] | pl.Series, region: str = PEPTIDE, width: int | None = None
+    ) -> TokenBatch:
         """One region alone, `<cls> seq <sep>`, e.g. peptides only; region is peptide, cdr3b or cdr3a."""
         if region not in REGION_OF:
             raise UsageError(f"region must be one of {', '.join(REGION_OF)}, got {region!r}")
-        return self._encode([(_as_series(seqs, region), REGION_OF[region])],
-                            width if width is not None else self.max_len)
+        return self._encode(
+            [(_as_series(seqs, region), REGION_OF[region])], width if width is not None else self.max_len
+        )
 
     def _encode(self, parts: list[tuple[pl.Series, int]], width: int | None) -> TokenBatch:
         n = len(parts[0][0])
@@ -125,8 +145,10 @@ class Tokenizer:
             width = max(longest, 1)
         elif longest > width:
             row = int(np.argmax(lengths)) + 1
-            raise UsageError(f"row {row} needs {longest} tokens, more than the tokenizer width {width}; "
-                             f"size the tokenizer with Tokenizer.for_frame(whole_table)")
+            raise UsageError(
+                f"row {row} needs {longest} tokens, more than the tokenizer width {width}; "
+                f"size the tokenizer with Tokenizer.for_frame(whole_table)"
+            )
         # ascii with replacement: any other character becomes one '?' byte, hence exactly one <unk>.
         text = rows.str.join("").item() if n else ""
         flat = np.frombuffer(text.encode("ascii", errors="replace"), dtype=np.uint8)
@@ -168,4 +190,3 @@ class Tokenizer:
             starts = ends - counts
             columns.append([text[a:b] if b > a else None for a, b in zip(starts.tolist(), ends.tolist())])
         return list(zip(*columns)) if columns else [() for _ in range(len(ids))]
-

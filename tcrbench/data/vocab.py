@@ -20,8 +20,11 @@ AA_IDS = torch.arange(FIRST_AA, VOCAB_SIZE)
 # Region ids say which part of the pair a position belongs to; augmentations use them to decide what they
 # may touch, chain_drop uses them to find a chain, segment ids are derived from them.
 REGION_SPECIAL, REGION_PEPTIDE, REGION_CDR3B, REGION_CDR3A = 0, 1, 2, 3
-REGION_NAMES = {"peptide": (REGION_PEPTIDE,), "tcr": (REGION_CDR3B, REGION_CDR3A),
-                "both": (REGION_PEPTIDE, REGION_CDR3B, REGION_CDR3A)}
+REGION_NAMES = {
+    "peptide": (REGION_PEPTIDE,),
+    "tcr": (REGION_CDR3B, REGION_CDR3A),
+    "both": (REGION_PEPTIDE, REGION_CDR3B, REGION_CDR3A),
+}
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,11 @@ class TokenBatch:
     def __len__(self) -> int:
         return self.ids.shape[0]
 
-    def to(self, device: torch.device | str) -> "TokenBatch":
+    def to(self, device: torch.device | str) -> TokenBatch:
         return TokenBatch(self.ids.to(device), self.segments.to(device), self.regions.to(device))
 
-    def index(self, idx: torch.Tensor | slice) -> "TokenBatch":
+    def index(self, idx: torch.Tensor | slice) -> TokenBatch:
         return TokenBatch(self.ids[idx], self.segments[idx], self.regions[idx])
 
-    def with_ids(self, ids: torch.Tensor) -> "TokenBatch":
+    def with_ids(self, ids: torch.Tensor) -> TokenBatch:
         return replace(self, ids=ids)

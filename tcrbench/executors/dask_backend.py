@@ -43,10 +43,18 @@ class DaskExecutor:
     name = "dask"
     remote = True  # the runner hands it plain data (a JobSpec) that a worker rebuilds the run from
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, scheduler_file: str | None = None,
-                 dashboard: bool = False, max_retries: int = 2, threads: int | None = None,
-                 gpus: list[int] | None = None, say: Callable[[str], None] | None = None,
-                 connect_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        scheduler_file: str | None = None,
+        dashboard: bool = False,
+        max_retries: int = 2,
+        threads: int | None = None,
+        gpus: list[int] | None = None,
+        say: Callable[[str], None] | None = None,
+        connect_timeout: float = 30.0,
+    ) -> None:
         if scheduler and scheduler_file:
             raise UsageError("--scheduler and --scheduler-file both name a cluster: give one")
         if workers is not None and workers < 1:
@@ -70,12 +78,20 @@ class DaskExecutor:
         import dask.config
         from distributed import LocalCluster
 
-        settings = {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0,
-                    # a cell is seconds to hours of torch in one thread: sampling its stack every 10 ms tells
-                    # nothing and takes CPU from the cell (a few percent, measured on a 2-core machine)
-                    "distributed.worker.profile.enabled": False}
-        kw = dict(threads_per_worker=1, processes=True, host="127.0.0.1", silence_logs=logging.ERROR,
-                  dashboard_address="127.0.0.1:8787" if self.dashboard else None)
+        settings = {
+            "distributed.scheduler.allowed-failures": 0,
+            "distributed.scheduler.worker-saturation": 1.0,
+            # a cell is seconds to hours of torch in one thread: sampling its stack every 10 ms tells
+            # nothing and takes CPU from the cell (a few percent, measured on a 2-core machine)
+            "distributed.worker.profile.enabled": False,
+        }
+        kw = dict(
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+            dashboard_address="127.0.0.1:8787" if self.dashboard else None,
+        )
         if not self.dashboard:  # the scheduler's health routes still listen: on a free loopback port, not 8787
             kw["scheduler_kwargs"] = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
         with dask.config.set(settings):
@@ -111,8 +127,7 @@ class DaskExecutor:
         return client
 
     # ------------------------------------------------------------ the loop
-    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows,
-            on_lost: OnLost) -> None:
+    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows, on_lost: OnLost) -> None:
         """Submit every task, write each cell as its future finishes, retry cells whose worker died."""
         if not tasks:
             return
@@ -146,12 +161,14 @@ class DaskExecutor:
                     fut.release()
                     if isinstance(exc, KilledWorker):
                         if attempt < self.max_retries:
-                            log.warning("worker died computing %s; retry %d of %d", task.label, attempt + 1,
-                                        self.max_retries)
+                            log.warning(
+                                "worker died computing %s; retry %d of %d", task.label, attempt + 1, self.max_retries
+                            )
                             futures.add(submit(task, attempt + 1))
                         else:
-                            on_lost(task, f"its worker process died {attempt + 1} times (killed, out of memory or"
-                                          " crashed)")
+                            on_lost(
+                                task, f"its worker process died {attempt + 1} times (killed, out of memory or crashed)"
+                            )
                     elif isinstance(exc, WorkerSetupError):
                         raise exc
                     elif isinstance(exc, WorkerStopped):  # no new cells; the ones already running may finish

@@ -32,8 +32,9 @@ class _Slot:
 
     def submit(self, job: Compute, task: CellTask) -> Future:
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=pin_gpu, initargs=(self.gpu,))
+            self.pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=pin_gpu, initargs=(self.gpu,)
+            )
             self.started = self.pool.submit(os.getpid)  # runs first: proves the process came up at all
         return self.pool.submit(job, task)
 
@@ -67,8 +68,9 @@ class ProcessExecutor:
     name = "processes"
     remote = True  # the runner hands it plain data (a JobSpec) that a worker rebuilds the run from
 
-    def __init__(self, workers: int, max_retries: int = 2, threads: int | None = None,
-                 gpus: list[int] | None = None) -> None:
+    def __init__(
+        self, workers: int, max_retries: int = 2, threads: int | None = None, gpus: list[int] | None = None
+    ) -> None:
         if workers < 1:
             from tcrbench.errors import UsageError
 
@@ -78,8 +80,7 @@ class ProcessExecutor:
         self.threads = threads
         self.gpus = gpus
 
-    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows,
-            on_lost: OnLost) -> None:
+    def run(self, tasks: list[CellTask], compute: JobSpec | Compute, on_rows: OnRows, on_lost: OnLost) -> None:
         """Keep every worker busy until the tasks are done; a stop lets running cells finish, then re-raises."""
         job = as_job(compute, self.threads)
         pending: deque[tuple[CellTask, int]] = deque((t, 0) for t in tasks)
@@ -114,8 +115,16 @@ class ProcessExecutor:
         if stopped:
             raise stopped[0].original
 
-    def _settle(self, fut: Future, slot: _Slot, task: CellTask, attempt: int, on_rows: OnRows, on_lost: OnLost,
-                pending: deque[tuple[CellTask, int]]) -> None:
+    def _settle(
+        self,
+        fut: Future,
+        slot: _Slot,
+        task: CellTask,
+        attempt: int,
+        on_rows: OnRows,
+        on_lost: OnLost,
+        pending: deque[tuple[CellTask, int]],
+    ) -> None:
         try:
             rows = fut.result()
         except BrokenProcessPool:

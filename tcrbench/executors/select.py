@@ -29,10 +29,18 @@ def local_gpus(device: str) -> list[int]:
     return list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
 
 
-def build_executor(kind: str | None = None, *, workers: int | None = None, scheduler: str | None = None,
-                   scheduler_file: str | None = None, dashboard: bool = False, max_retries: int = 2,
-                   device: str = "auto", threads: int | None = None,
-                   say: Callable[[str], None] | None = None) -> Any:
+def build_executor(
+    kind: str | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    dashboard: bool = False,
+    max_retries: int = 2,
+    device: str = "auto",
+    threads: int | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Any:
     """The executor for `tcrbench run`; `kind` None picks dask when a cluster is named, processes for --workers."""
     joins = scheduler or scheduler_file
     if kind is None:
@@ -50,20 +58,30 @@ def build_executor(kind: str | None = None, *, workers: int | None = None, sched
         raise UsageError(f"--dashboard shows Dask's dashboard: it needs --executor dask, not {kind}")
     if kind == "serial":
         if workers is not None and workers > 1:
-            raise UsageError(f"--workers {workers}: the serial executor runs one cell at a time;"
-                             " use --executor processes or --executor dask")
+            raise UsageError(
+                f"--workers {workers}: the serial executor runs one cell at a time;"
+                " use --executor processes or --executor dask"
+            )
         return SerialExecutor()
     if joins:
         if workers is not None:
             raise UsageError("--workers starts a local cluster; a joined cluster (--scheduler) has its own workers")
         from tcrbench.executors.dask_backend import DaskExecutor
 
-        return DaskExecutor(scheduler=scheduler, scheduler_file=scheduler_file, dashboard=dashboard,
-                            max_retries=max_retries, threads=threads, say=say)
+        return DaskExecutor(
+            scheduler=scheduler,
+            scheduler_file=scheduler_file,
+            dashboard=dashboard,
+            max_retries=max_retries,
+            threads=threads,
+            say=say,
+        )
     gpus = local_gpus(device)
     if gpus and workers is not None and workers > len(gpus):
-        raise UsageError(f"--workers {workers}: each worker takes one GPU and {len(gpus)} are visible;"
-                         f" use --workers {len(gpus)} or fewer, or --device cpu")
+        raise UsageError(
+            f"--workers {workers}: each worker takes one GPU and {len(gpus)} are visible;"
+            f" use --workers {len(gpus)} or fewer, or --device cpu"
+        )
     n = workers or (len(gpus) if gpus else max(2, local_cores() // 2))
     gpus = gpus[:n]
     per_worker = threads or max(1, local_cores() // n)
@@ -73,5 +91,6 @@ def build_executor(kind: str | None = None, *, workers: int | None = None, sched
         return ProcessExecutor(n, max_retries=max_retries, threads=per_worker, gpus=gpus or None)
     from tcrbench.executors.dask_backend import DaskExecutor
 
-    return DaskExecutor(workers=n, dashboard=dashboard, max_retries=max_retries, threads=per_worker,
-                        gpus=gpus or None, say=say)
+    return DaskExecutor(
+        workers=n, dashboard=dashboard, max_retries=max_retries, threads=per_worker, gpus=gpus or None, say=say
+    )

@@ -26,8 +26,16 @@ from tcrbench.results.folder import RunFolder
 if TYPE_CHECKING:
     from tcrbench.run.runner import Runner
 
-__all__ = ["WorkerJob", "WorkerSetupError", "WorkerStopped", "compute", "pin_gpu", "plugin_fingerprint",
-           "runner_for", "undo_malloc_trim"]
+__all__ = [
+    "WorkerJob",
+    "WorkerSetupError",
+    "WorkerStopped",
+    "compute",
+    "pin_gpu",
+    "plugin_fingerprint",
+    "runner_for",
+    "undo_malloc_trim",
+]
 
 
 class WorkerSetupError(UsageError):
@@ -131,22 +139,29 @@ def _build(job: WorkerJob) -> Runner:
 
     where = f"worker {socket.gethostname()}:{os.getpid()}"
     if job.cfg.data and not Path(job.cfg.data).exists():
-        raise WorkerSetupError(f"{where}: --data {job.cfg.data} not found from {os.getcwd()}; "
-                               "use an absolute path on a filesystem every worker sees")
-    plugins = load_plugins(job.plugins_dir, strict=False, disabled=set(job.disabled), builtins=job.builtins,
-                           entry_points=job.entry_points)
+        raise WorkerSetupError(
+            f"{where}: --data {job.cfg.data} not found from {os.getcwd()}; "
+            "use an absolute path on a filesystem every worker sees"
+        )
+    plugins = load_plugins(
+        job.plugins_dir, strict=False, disabled=set(job.disabled), builtins=job.builtins, entry_points=job.entry_points
+    )
     mine = dict(plugin_fingerprint(plugins.sources))
     theirs = dict(job.plugin_sources)
     if mine != theirs:
         diff = sorted(set(mine.items()) ^ set(theirs.items()))
         name, _ = diff[0]
-        raise WorkerSetupError(f"{where}: plugin {name!r} is {mine.get(name, 'missing')} here but "
-                               f"{theirs.get(name, 'missing')} on the driver; install the same plugins everywhere")
+        raise WorkerSetupError(
+            f"{where}: plugin {name!r} is {mine.get(name, 'missing')} here but "
+            f"{theirs.get(name, 'missing')} on the driver; install the same plugins everywhere"
+        )
     runner = Runner(job.cfg, plugins, out=job.out, quiet=True)
     runner.setup(open_store=False)
     if runner.config_hash != job.config_hash:
-        raise WorkerSetupError(f"{where}: configuration hash {runner.config_hash} differs from the driver's "
-                               f"{job.config_hash} (other data or other package versions on this worker?)")
+        raise WorkerSetupError(
+            f"{where}: configuration hash {runner.config_hash} differs from the driver's "
+            f"{job.config_hash} (other data or other package versions on this worker?)"
+        )
     cells, _, _ = runner.cells()
     if len(cells) != job.n_cells:
         raise WorkerSetupError(f"{where}: the grid has {len(cells)} cells here but {job.n_cells} on the driver")
@@ -161,8 +176,9 @@ def _attach_log(log_file: Path) -> None:
         return
     log.handlers = [h for h in log.handlers if not isinstance(h, logging.FileHandler)]
     handler = logging.FileHandler(log_file)
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s %(levelname)s [worker {socket.gethostname()}:{os.getpid()}] %(message)s"))
+    handler.setFormatter(
+        logging.Formatter(f"%(asctime)s %(levelname)s [worker {socket.gethostname()}:{os.getpid()}] %(message)s")
+    )
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

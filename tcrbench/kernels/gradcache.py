@@ -11,8 +11,9 @@ in pass 2. Batch statistics (BatchNorm) are per chunk, and are updated in both p
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -28,7 +29,7 @@ class _RngState:
     generators: list[torch.Tensor]
 
     @classmethod
-    def capture(cls, generators: Sequence[torch.Generator]) -> "_RngState":
+    def capture(cls, generators: Sequence[torch.Generator]) -> _RngState:
         cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
         return cls(torch.get_rng_state(), cuda, [g.get_state() for g in generators])
 
@@ -64,9 +65,14 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def gradcache_step(embed_fn: Callable[[Any], torch.Tensor], inputs: Any,
-                   loss_fn: Callable[..., torch.Tensor], chunk_size: int, *,
-                   generators: Sequence[torch.Generator] = ()) -> torch.Tensor:
+def gradcache_step(
+    embed_fn: Callable[[Any], torch.Tensor],
+    inputs: Any,
+    loss_fn: Callable[..., torch.Tensor],
+    chunk_size: int,
+    *,
+    generators: Sequence[torch.Generator] = (),
+) -> torch.Tensor:
     """Accumulate into ``.grad`` the gradients of ``loss_fn`` over the full batch, holding one chunk's graph.
 
     embed_fn: maps a slice of one view (a tensor, a TokenBatch, anything with ``len`` and slicing) to its
@@ -98,8 +104,10 @@ def gradcache_step(embed_fn: Callable[[Any], torch.Tensor], inputs: Any,
                 seen.append((part, _RngState.capture(generators)))
                 out = embed_fn(_take(view, part))
                 if not isinstance(out, torch.Tensor) or out.dim() < 1 or out.shape[0] != part.stop - part.start:
-                    raise UsageError(f"embed_fn must return one row per input row: view {v} rows "
-                                     f"{part.start}:{part.stop} gave {getattr(out, 'shape', type(out).__name__)}")
+                    raise UsageError(
+                        f"embed_fn must return one row per input row: view {v} rows "
+                        f"{part.start}:{part.stop} gave {getattr(out, 'shape', type(out).__name__)}"
+                    )
                 parts.append(out)
             states.append(seen)
             cached.append(torch.cat(parts))

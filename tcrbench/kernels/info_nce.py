@@ -12,8 +12,7 @@ import torch
 
 from tcrbench.errors import UsageError
 from tcrbench.kernels import distributed
-from tcrbench.kernels.ntxent import (DEFAULT_EPS, check_embeddings, check_similarity, check_temperature,
-                                     scaled)
+from tcrbench.kernels.ntxent import DEFAULT_EPS, check_embeddings, check_similarity, check_temperature, scaled
 from tcrbench.kernels.tiled import cross_lse, make_plan
 
 
@@ -28,24 +27,35 @@ def _check_groups(positives: torch.Tensor | None, n: int) -> None:
         raise UsageError(f"positives must hold integer group ids, got {positives.dtype}")
 
 
-def _positive_logits(rows: torch.Tensor, others: torch.Tensor, offset: int, groups: torch.Tensor | None,
-                     all_groups: torch.Tensor | None) -> torch.Tensor:
+def _positive_logits(
+    rows: torch.Tensor, others: torch.Tensor, offset: int, groups: torch.Tensor | None, all_groups: torch.Tensor | None
+) -> torch.Tensor:
     """Mean similarity of each row to its positives among ``others`` (its own pair without groups)."""
     n = rows.shape[0]
     if groups is None:
-        return (rows * others[offset: offset + n]).sum(1)
+        return (rows * others[offset : offset + n]).sum(1)
     _, dense = torch.unique(all_groups, return_inverse=True)
     count = int(dense.max()) + 1
     sums = others.new_zeros(count, others.shape[1]).index_add(0, dense, others)
     sizes = torch.bincount(dense, minlength=count).to(others.dtype)
     means = sums / sizes[:, None]
-    return (rows * means[dense[offset: offset + n]]).sum(1)
+    return (rows * means[dense[offset : offset + n]]).sum(1)
 
 
-def info_nce(q: torch.Tensor, k: torch.Tensor, temperature: float | torch.Tensor = 0.1,
-             positives: torch.Tensor | None = None, symmetric: bool = True, *, similarity: str = "cosine",
-             impl: str = "auto", block_size: int | None = None, tile_threshold: int | None = None,
-             eps: float = DEFAULT_EPS, gather: bool = True) -> torch.Tensor:
+def info_nce(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    temperature: float | torch.Tensor = 0.1,
+    positives: torch.Tensor | None = None,
+    symmetric: bool = True,
+    *,
+    similarity: str = "cosine",
+    impl: str = "auto",
+    block_size: int | None = None,
+    tile_threshold: int | None = None,
+    eps: float = DEFAULT_EPS,
+    gather: bool = True,
+) -> torch.Tensor:
     """InfoNCE from q (N × d, e.g. peptides) to k (N × d, e.g. TCRs), mean over anchors.
 
     positives: optional group ids (N,); rows with equal ids are positives for each other across q and k.

@@ -29,8 +29,9 @@ def pick_one(allowed: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return allowed & (allowed.cumsum(dim=1) == (k + 1).unsqueeze(1))
 
 
-def mask_one(ids: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator,
-             mask_id: int = MASK) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_one(
+    ids: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator, mask_id: int = MASK
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Replace exactly one allowed position per row with `mask_id`; returns (new_ids, changed)."""
     changed = pick_one(allowed, generator)
     return ids.masked_fill(changed, mask_id), changed
@@ -43,9 +44,15 @@ def bernoulli_mask(allowed: torch.Tensor, p: float, generator: torch.Generator) 
     return (_uniform(allowed, generator) < p) & allowed
 
 
-def bert_replace(ids: torch.Tensor, selected: torch.Tensor, generator: torch.Generator,
-                 mask_id: int = MASK, vocab_range: tuple[int, int] = (FIRST_AA, VOCAB_SIZE),
-                 mask_frac: float = 0.8, random_frac: float = 0.1) -> torch.Tensor:
+def bert_replace(
+    ids: torch.Tensor,
+    selected: torch.Tensor,
+    generator: torch.Generator,
+    mask_id: int = MASK,
+    vocab_range: tuple[int, int] = (FIRST_AA, VOCAB_SIZE),
+    mask_frac: float = 0.8,
+    random_frac: float = 0.1,
+) -> torch.Tensor:
     """BERT's corruption of the selected positions: `mask_frac` become `mask_id`, `random_frac` a random token
     from [low, high), the rest keep their token (but stay prediction targets). Returns the new ids."""
     if mask_frac < 0 or random_frac < 0 or mask_frac + random_frac > 1:
@@ -58,8 +65,9 @@ def bert_replace(ids: torch.Tensor, selected: torch.Tensor, generator: torch.Gen
     return torch.where(use_random, random_tokens, out)
 
 
-def repack_left(ids: torch.Tensor, keep: torch.Tensor, *others: torch.Tensor, pad_id: int = PAD,
-                fill: int = 0) -> tuple[torch.Tensor, ...]:
+def repack_left(
+    ids: torch.Tensor, keep: torch.Tensor, *others: torch.Tensor, pad_id: int = PAD, fill: int = 0
+) -> tuple[torch.Tensor, ...]:
     """Move the kept positions of each row to the left, in order, and pad the rest; width is unchanged.
 
     Each kept position goes to column (number of kept positions before it), found with one cumsum; dropped

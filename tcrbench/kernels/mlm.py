@@ -6,7 +6,7 @@ changed positions first shrinks the head's work (and its backward) to the positi
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,8 +15,9 @@ from tcrbench.errors import UsageError
 from tcrbench.kernels.tiled import compute_dtype
 
 
-def masked_lm_loss(hidden: torch.Tensor, targets: torch.Tensor, changed: torch.Tensor,
-                   head: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def masked_lm_loss(
+    hidden: torch.Tensor, targets: torch.Tensor, changed: torch.Tensor, head: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
     """Mean cross-entropy of ``head(hidden)`` against the original ids, over the changed positions only.
 
     hidden: B × L × H encoder states; targets: B × L original token ids; changed: B × L bool, True where an
@@ -27,14 +28,17 @@ def masked_lm_loss(hidden: torch.Tensor, targets: torch.Tensor, changed: torch.T
         raise UsageError(f"hidden must be a B × L × H tensor, got shape {tuple(getattr(hidden, 'shape', ()))}")
     B, L, H = hidden.shape
     if not isinstance(targets, torch.Tensor) or targets.shape != (B, L):
-        raise UsageError(f"targets must have shape {(B, L)} like hidden's first two dims, "
-                         f"got {tuple(getattr(targets, 'shape', ()))}")
+        raise UsageError(
+            f"targets must have shape {(B, L)} like hidden's first two dims, got {tuple(getattr(targets, 'shape', ()))}"
+        )
     if targets.is_floating_point():
         raise UsageError(f"targets must hold integer token ids, got {targets.dtype}")
     if not isinstance(changed, torch.Tensor) or changed.shape != (B, L) or changed.dtype != torch.bool:
-        raise UsageError(f"changed must be a bool tensor of shape {(B, L)}, "
-                         f"got {getattr(changed, 'dtype', type(changed).__name__)} "
-                         f"{tuple(getattr(changed, 'shape', ()))}")
+        raise UsageError(
+            f"changed must be a bool tensor of shape {(B, L)}, "
+            f"got {getattr(changed, 'dtype', type(changed).__name__)} "
+            f"{tuple(getattr(changed, 'shape', ()))}"
+        )
     where = changed.reshape(-1).nonzero().squeeze(1)
     picked = hidden.reshape(B * L, H).index_select(0, where)
     logits = head(picked)

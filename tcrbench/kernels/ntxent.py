@@ -72,9 +72,18 @@ def scaled(z: torch.Tensor, temperature: float | torch.Tensor, similarity: str, 
     return z * scale
 
 
-def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float | torch.Tensor = 0.1, *,
-            similarity: str = "cosine", impl: str = "auto", block_size: int | None = None,
-            tile_threshold: int | None = None, eps: float = DEFAULT_EPS, gather: bool = True) -> torch.Tensor:
+def nt_xent(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float | torch.Tensor = 0.1,
+    *,
+    similarity: str = "cosine",
+    impl: str = "auto",
+    block_size: int | None = None,
+    tile_threshold: int | None = None,
+    eps: float = DEFAULT_EPS,
+    gather: bool = True,
+) -> torch.Tensor:
     """SimCLR's NT-Xent loss over the 2N views of N pairs (row i of ``z1`` pairs with row i of ``z2``).
 
     Mean over the 2N anchors of ``-s(i, partner) + log Σ_{j≠i} exp s(i, j)``, with ``s = sim / T``.

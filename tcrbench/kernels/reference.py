@@ -17,8 +17,14 @@ def _unit64(z: torch.Tensor, similarity: str, eps: float) -> torch.Tensor:
     return F.normalize(z, dim=1, eps=eps) if similarity == "cosine" else z
 
 
-def nt_xent_reference(z1: torch.Tensor, z2: torch.Tensor, temperature: float | torch.Tensor, *,
-                      similarity: str = "cosine", eps: float = 1e-8) -> torch.Tensor:
+def nt_xent_reference(
+    z1: torch.Tensor,
+    z2: torch.Tensor,
+    temperature: float | torch.Tensor,
+    *,
+    similarity: str = "cosine",
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """NT-Xent from its definition in float64: the full (2N)² logit matrix, self-similarities masked with
     -inf, mean over anchors of ``logsumexp_j s_ij − s_i,partner``."""
     n = z1.shape[0]
@@ -30,8 +36,9 @@ def nt_xent_reference(z1: torch.Tensor, z2: torch.Tensor, temperature: float | t
     return (torch.logsumexp(logits, dim=1) - positive).mean()
 
 
-def study_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float, *, similarity: str = "cosine",
-                  eps: float = 1e-8) -> torch.Tensor:
+def study_nt_xent(
+    z1: torch.Tensor, z2: torch.Tensor, temperature: float, *, similarity: str = "cosine", eps: float = 1e-8
+) -> torch.Tensor:
     """The study's formula in float64: [positive | negatives] logits, cross-entropy against column 0."""
     n = z1.shape[0]
     z = _unit64(torch.cat([z1, z2]), similarity, eps)
@@ -47,9 +54,16 @@ def study_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float, *, sim
     return F.cross_entropy(logits, labels, reduction="sum") / (2 * n)
 
 
-def info_nce_reference(q: torch.Tensor, k: torch.Tensor, temperature: float | torch.Tensor,
-                       positives: torch.Tensor | None = None, symmetric: bool = True, *,
-                       similarity: str = "cosine", eps: float = 1e-8) -> torch.Tensor:
+def info_nce_reference(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    temperature: float | torch.Tensor,
+    positives: torch.Tensor | None = None,
+    symmetric: bool = True,
+    *,
+    similarity: str = "cosine",
+    eps: float = 1e-8,
+) -> torch.Tensor:
     """InfoNCE anchor by anchor, in float64; with groups, the mean log-probability over each positive."""
     n = q.shape[0]
     Q, K = _unit64(q, similarity, eps), _unit64(k, similarity, eps)
@@ -69,8 +83,9 @@ def info_nce_reference(q: torch.Tensor, k: torch.Tensor, temperature: float | to
     return 0.5 * (forward + direction(K, Q)) if symmetric else forward
 
 
-def masked_lm_all_positions(hidden: torch.Tensor, targets: torch.Tensor, changed: torch.Tensor,
-                            head: torch.nn.Module) -> torch.Tensor:
+def masked_lm_all_positions(
+    hidden: torch.Tensor, targets: torch.Tensor, changed: torch.Tensor, head: torch.nn.Module
+) -> torch.Tensor:
     """The naive masked-LM loss: logits at every position, the unchanged ones dropped by ``ignore_index``."""
     logits = head(hidden)
     labels = targets.masked_fill(~changed, -100)

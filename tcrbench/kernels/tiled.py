@@ -64,8 +64,9 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def make_plan(rows: int, cols: int, impl: str = "auto", block_size: int | None = None,
-              tile_threshold: int | None = None) -> Plan:
+def make_plan(
+    rows: int, cols: int, impl: str = "auto", block_size: int | None = None, tile_threshold: int | None = None
+) -> Plan:
     """Choose dense or tiled and a panel height for a ``rows × cols`` similarity matrix."""
     if impl not in IMPLS:
         raise UsageError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
@@ -164,18 +165,20 @@ class _SelfLSE(torch.autograd.Function):
 # Rectangular: rows (and optionally columns) of exp(Q Kᵀ), optional self-exclusion at a column offset.
 
 
-def _cross_logits(Q: torch.Tensor, K: torch.Tensor, i0: int, i1: int, offset: int | None,
-                  out: torch.Tensor) -> torch.Tensor:
+def _cross_logits(
+    Q: torch.Tensor, K: torch.Tensor, i0: int, i1: int, offset: int | None, out: torch.Tensor
+) -> torch.Tensor:
     torch.mm(Q[i0:i1], K.t(), out=out)
     if offset is not None:
-        out[:, offset + i0: offset + i1].diagonal().fill_(-math.inf)
+        out[:, offset + i0 : offset + i1].diagonal().fill_(-math.inf)
     return out
 
 
 class _CrossLSE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, Q: torch.Tensor, K: torch.Tensor,
-                offset: int | None, cols: bool, fixed: bool, rows: int, keep: bool):
+    def forward(
+        ctx, Q: torch.Tensor, K: torch.Tensor, offset: int | None, cols: bool, fixed: bool, rows: int, keep: bool
+    ):
         m, n = Q.shape[0], K.shape[0]
         floor = torch.finfo(Q.dtype).min
         row_lse = Q.new_empty(m)
@@ -262,8 +265,15 @@ def self_lse(A: torch.Tensor, plan: Plan, *, bound: float | None = None) -> torc
     return row
 
 
-def cross_lse(Q: torch.Tensor, K: torch.Tensor, plan: Plan, *, self_offset: int | None = None,
-              cols: bool = False, bound: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def cross_lse(
+    Q: torch.Tensor,
+    K: torch.Tensor,
+    plan: Plan,
+    *,
+    self_offset: int | None = None,
+    cols: bool = False,
+    bound: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Row log-sum-exp of ``exp(Q Kᵀ)`` and, if ``cols``, the column log-sum-exp (else an empty tensor).
 
     ``self_offset``: row i of Q is column ``self_offset + i`` of K and is excluded (-inf), as for NT-Xent

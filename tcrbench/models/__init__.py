@@ -6,6 +6,14 @@ from tcrbench.models.pooling import POOLINGS, pool
 from tcrbench.models.transformer import TransformerConfig, TransformerEncoder
 
 __all__ = [
-    "CNNConfig", "CNNEncoder", "ClassifierHead", "MLMHead", "POOLINGS", "ProjectionHead", "TransformerConfig",
-    "TransformerEncoder", "classification_loss", "pool",
+    "POOLINGS",
+    "CNNConfig",
+    "CNNEncoder",
+    "ClassifierHead",
+    "MLMHead",
+    "ProjectionHead",
+    "TransformerConfig",
+    "TransformerEncoder",
+    "classification_loss",
+    "pool",
 ]

@@ -78,7 +78,7 @@ def chain_layout(batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor, torch.T
     b = regions.shape[0]
     grid = torch.full((b, len(CHAIN_REGIONS) * width), PAD, dtype=batch.ids.dtype, device=batch.ids.device)
     real = chain >= 0
-    slot = (chain.clamp_min(0) * width + within.clamp_min(0))
+    slot = chain.clamp_min(0) * width + within.clamp_min(0)
     rows = torch.arange(b, device=regions.device).unsqueeze(1).expand_as(slot)
     grid[rows[real], slot[real]] = batch.ids[real]
     return chain, within, grid.view(b, len(CHAIN_REGIONS), width), width
@@ -90,7 +90,7 @@ def _tap_mask(widths: tuple[int, ...], channels: int, in_channels: int) -> torch
     mask = torch.zeros(widest, in_channels, len(widths) * channels)
     for i, w in enumerate(widths):
         left = (widest - w) // 2
-        mask[left:left + w, :, i * channels:(i + 1) * channels] = 1.0
+        mask[left : left + w, :, i * channels : (i + 1) * channels] = 1.0
     return mask.reshape(widest * in_channels, len(widths) * channels)
 
 
@@ -190,5 +190,5 @@ class PeptideReceptorHead(nn.Module):
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         zp = self.peptide(self.drop(pooled[:, : self.block]))
-        zt = self.receptor(self.drop(pooled[:, self.block:]))
+        zt = self.receptor(self.drop(pooled[:, self.block :]))
         return self.out(self.drop(torch.cat([F.relu(zp + zt), zp * zt], dim=1)))

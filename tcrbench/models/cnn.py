@@ -74,9 +74,7 @@ class CNNEncoder(nn.Module):
         self.pooling = config.pooling
         self.tokens = nn.Embedding(VOCAB_SIZE, config.embed, padding_idx=PAD)
         self.segments = nn.Embedding(config.segments, config.embed)
-        self.convs = nn.ModuleList(
-            nn.Conv1d(config.embed, config.channels, w, padding="same") for w in config.widths
-        )
+        self.convs = nn.ModuleList(nn.Conv1d(config.embed, config.channels, w, padding="same") for w in config.widths)
         self.act = nn.ReLU()
         self.drop = nn.Dropout(config.dropout)
         self.mix = nn.Linear(config.channels * len(config.widths), config.hidden)

@@ -27,16 +27,22 @@ class ClassifierHead(nn.Module):
     The defaults are BERT's head (inner = hidden, tanh); NetTCR-style CNNs use a narrow ReLU layer instead.
     """
 
-    def __init__(self, hidden: int, num_labels: int = 2, dropout: float = 0.1, inner: int | None = None,
-                 activation: str = "tanh") -> None:
+    def __init__(
+        self, hidden: int, num_labels: int = 2, dropout: float = 0.1, inner: int | None = None, activation: str = "tanh"
+    ) -> None:
         super().__init__()
         if num_labels < 1:
             raise ValueError(f"num_labels must be at least 1, got {num_labels}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         inner = hidden if inner is None else inner
-        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, inner), ACTIVATIONS[activation](),
-                                 nn.Dropout(dropout), nn.Linear(inner, num_labels))
+        self.net = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(hidden, inner),
+            ACTIVATIONS[activation](),
+            nn.Dropout(dropout),
+            nn.Linear(inner, num_labels),
+        )
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.net(pooled)
@@ -50,8 +56,9 @@ def _binary_log_probs(logits: torch.Tensor) -> torch.Tensor:
     return F.log_softmax(logits, dim=-1)
 
 
-def classification_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "ce", gamma: float = 3.0,
-                        alpha: float | None = 0.25) -> torch.Tensor:
+def classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, kind: str = "ce", gamma: float = 3.0, alpha: float | None = 0.25
+) -> torch.Tensor:
     """Mean loss over the batch: cross-entropy, or focal loss FL = -alpha_t (1 - p_t)^gamma log p_t.
 
     Logits may be B x C (softmax) or B / B x 1 (one binding logit, sigmoid). Focal loss is defined for the

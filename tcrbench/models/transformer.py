@@ -65,8 +65,9 @@ class SelfAttention(nn.Module):
         b, length, h = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
         # key_mask: B x L, True = a real token; broadcast over heads and queries.
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :],
-                                              dropout_p=self.dropout if self.training else 0.0)
+        attn = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=key_mask[:, None, None, :], dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(attn.transpose(1, 2).reshape(b, length, h))
 
 
@@ -76,8 +77,9 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(config.hidden)
         self.attn = SelfAttention(config.hidden, config.heads, config.dropout)
         self.norm2 = nn.LayerNorm(config.hidden)
-        self.ffn = nn.Sequential(nn.Linear(config.hidden, config.intermediate), nn.GELU(),
-                                 nn.Linear(config.intermediate, config.hidden))
+        self.ffn = nn.Sequential(
+            nn.Linear(config.hidden, config.intermediate), nn.GELU(), nn.Linear(config.intermediate, config.hidden)
+        )
         self.drop = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:

@@ -32,13 +32,14 @@ def _random_seqs(n: int, lengths: tuple[int, int], generator: torch.Generator) -
     letters = torch.randint(0, len(AMINO_ACIDS), (sum(sizes),), generator=generator).tolist()
     out, start = [], 0
     for size in sizes:
-        out.append("".join(AMINO_ACIDS[i] for i in letters[start:start + size]))
+        out.append("".join(AMINO_ACIDS[i] for i in letters[start : start + size]))
         start += size
     return out
 
 
-def random_token_batch(batch_size: int, generator: torch.Generator, with_alpha: bool | float = False,
-                       width: int | None = None) -> TokenBatch:
+def random_token_batch(
+    batch_size: int, generator: torch.Generator, with_alpha: bool | float = False, width: int | None = None
+) -> TokenBatch:
     """Random pairs laid out `<cls> pep <sep> cdr3b <sep> [cdr3a <sep>] <pad>...` by the real tokenizer.
 
     with_alpha: False (no alpha chains), True (every row), or a probability per row. Lengths are peptide
@@ -89,8 +90,11 @@ def _row_problem(i_row: list[int], s_row: list[int], r_row: list[int]) -> str | 
         last_region = region
     if last_region == 0:
         return "has no sequence at all"
-    if any(t != PAD for t in i_row[pos:]) or any(r != REGION_SPECIAL for r in r_row[pos:]) \
-            or any(s != 0 for s in s_row[pos:]):
+    if (
+        any(t != PAD for t in i_row[pos:])
+        or any(r != REGION_SPECIAL for r in r_row[pos:])
+        or any(s != 0 for s in s_row[pos:])
+    ):
         return f"position {pos}: padding is followed by tokens, or has a region/segment"
     return None
 

@@ -62,8 +62,7 @@ def _clone(batch: TokenBatch) -> TokenBatch:
 
 
 def _same(a: TokenBatch, b: TokenBatch) -> bool:
-    return bool(torch.equal(a.ids, b.ids) and torch.equal(a.segments, b.segments)
-                and torch.equal(a.regions, b.regions))
+    return bool(torch.equal(a.ids, b.ids) and torch.equal(a.segments, b.segments) and torch.equal(a.regions, b.regions))
 
 
 def _run_sequences(batch: TokenBatch, row: int, region: int) -> list[int]:
@@ -95,17 +94,26 @@ def check_augmentation(aug: Any, label: str) -> None:
         for field in ("ids", "segments", "regions"):
             t = getattr(new, field)
             if t.shape != batch.ids.shape or t.dtype != torch.long:
-                raise fail(label, f"output {field} has shape {tuple(t.shape)} {t.dtype}; expected "
-                                  f"{tuple(batch.ids.shape)} torch.int64 (augmentations keep the shape)")
+                raise fail(
+                    label,
+                    f"output {field} has shape {tuple(t.shape)} {t.dtype}; expected "
+                    f"{tuple(batch.ids.shape)} torch.int64 (augmentations keep the shape)",
+                )
         if changed.dtype != torch.bool or changed.shape != batch.ids.shape:
-            raise fail(label, f"`changed` must be a bool tensor of shape {tuple(batch.ids.shape)}, "
-                              f"got {changed.dtype} {tuple(changed.shape)}")
+            raise fail(
+                label,
+                f"`changed` must be a bool tensor of shape {tuple(batch.ids.shape)}, "
+                f"got {changed.dtype} {tuple(changed.shape)}",
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(case + 12345)  # a different global seed must not matter
             again = aug(batch, _generator(seed))
         if not (_same(again.batch, new) and torch.equal(again.changed, changed)):
-            raise fail(label, "is not deterministic given the generator (same seed gave a different output, "
-                              "or it used torch's global RNG)")
+            raise fail(
+                label,
+                "is not deterministic given the generator (same seed gave a different output, "
+                "or it used torch's global RNG)",
+            )
         differs = new.ids != batch.ids
         if (differs & ~changed).any():
             row = int((differs & ~changed).any(dim=1).nonzero()[0])
@@ -217,8 +225,9 @@ def check_objective(obj: Any, label: str, encoder_factory: Any = None, augmentat
         raise fail(label, "loss must be a scalar tensor")
     if not torch.isfinite(loss):
         raise fail(label, f"loss is not finite ({loss.item()})")
-    if not isinstance(out.logs, dict) or not all(isinstance(k, str) and isinstance(v, (int, float))
-                                                 for k, v in out.logs.items()):
+    if not isinstance(out.logs, dict) or not all(
+        isinstance(k, str) and isinstance(v, (int, float)) for k, v in out.logs.items()
+    ):
         raise fail(label, "logs must be a dict of str -> float")
     for owner, mod in (("encoder", encoder), ("objective", module)):
         for pname, p in mod.named_parameters():
@@ -267,8 +276,11 @@ def check_encoder(factory: Any, label: str, max_len: int = 64) -> None:
         extra = min(4, max_len - length)
         if extra > 0:
             pad = torch.zeros(b, extra, dtype=torch.long)
-            wide = TokenBatch(torch.cat([batch.ids, pad + PAD], 1), torch.cat([batch.segments, pad], 1),
-                              torch.cat([batch.regions, pad + REGION_SPECIAL], 1))
+            wide = TokenBatch(
+                torch.cat([batch.ids, pad + PAD], 1),
+                torch.cat([batch.segments, pad], 1),
+                torch.cat([batch.regions, pad + REGION_SPECIAL], 1),
+            )
             hidden_wide = model(wide)
             real = batch.attention_mask
             if not torch.allclose(hidden_wide[:, :length][real], hidden[real], atol=1e-5, rtol=1e-4):

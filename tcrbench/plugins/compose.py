@@ -52,8 +52,9 @@ class _WeightedSum(nn.Module):
         self.names = names
         self.weights = weights
 
-    def forward(self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any,
-                generator: torch.Generator) -> ObjectiveOutput:
+    def forward(
+        self, encoder: nn.Module, batch: PretrainBatch, augmentation: Any, generator: torch.Generator
+    ) -> ObjectiveOutput:
         total: torch.Tensor | None = None
         logs: dict[str, float] = {}
         for module, name, w in zip(self.parts, self.names, self.weights):

@@ -17,17 +17,26 @@ from tcrbench.plugins.checks import DEFAULT_CHECKS, Check, ContractError, fail
 from tcrbench.plugins.params import default_fits, param_specs, supported_type
 from tcrbench.plugins.protocols import Kind, moves_tokens, plugin_identity
 
-__all__ = ["Check", "ContractError", "check_plugin", "moves_tokens", "random_token_batch", "register_check",
-           "validate_layout"]
+__all__ = [
+    "Check",
+    "ContractError",
+    "check_plugin",
+    "moves_tokens",
+    "random_token_batch",
+    "register_check",
+    "validate_layout",
+]
 
 _CHECKS: dict[Kind, Check] = dict(DEFAULT_CHECKS)
 
 
 def register_check(kind: Kind) -> Callable[[Check], Check]:
     """Add (or replace) the behavioural check for one kind: `fn(instance, label)` raising ContractError."""
+
     def deco(fn: Check) -> Check:
         _CHECKS[kind] = fn
         return fn
+
     return deco
 
 
@@ -42,8 +51,11 @@ def _check_static(cls: type, label: str) -> None:
         if spec.default is dataclasses.MISSING:
             raise fail(label, f"parameter {spec.name!r} has no default; every parameter needs one")
         if not supported_type(spec.type):
-            raise fail(label, f"parameter {spec.name!r} has type {spec.type!r}; supported: bool, int, float, "
-                              "str, Literal[...] of those, Optional[...] of those")
+            raise fail(
+                label,
+                f"parameter {spec.name!r} has type {spec.type!r}; supported: bool, int, float, "
+                "str, Literal[...] of those, Optional[...] of those",
+            )
         if not default_fits(spec.default, spec.type):
             raise fail(label, f"parameter {spec.name!r}: default {spec.default!r} is not a {spec.type_name}")
 

@@ -89,8 +89,10 @@ class _Loader:
         except pluggy.PluginValidationError as exc:
             raise UsageError(f"plugin {name!r} ({source}): {_one_line(exc)}") from None
         unknown = [
-            hook_name for hook_name, caller in vars(self.pm.hook).items()
-            if isinstance(caller, pluggy.HookCaller) and caller.spec is None
+            hook_name
+            for hook_name, caller in vars(self.pm.hook).items()
+            if isinstance(caller, pluggy.HookCaller)
+            and caller.spec is None
             and any(impl.plugin_name == name for impl in caller.get_hookimpls())
         ]
         if unknown:
@@ -137,12 +139,20 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load_plugins(plugins_dir: str | Path | None = None, *, strict: bool | None = None,
-                 disabled: set[str] | None = None, builtins: tuple[str, ...] = DEFAULT_PLUGINS,
-                 entry_points: bool = True, _extra: tuple[Any, ...] = ()) -> Plugins:
+def load_plugins(
+    plugins_dir: str | Path | None = None,
+    *,
+    strict: bool | None = None,
+    disabled: set[str] | None = None,
+    builtins: tuple[str, ...] = DEFAULT_PLUGINS,
+    entry_points: bool = True,
+    _extra: tuple[Any, ...] = (),
+) -> Plugins:
     """Load every plugin source in order and fill a fresh registry."""
-    loader = _Loader(strict_mode() if strict is None else strict,
-                     _env_list("TCRBENCH_DISABLE_PLUGINS") if disabled is None else disabled)
+    loader = _Loader(
+        strict_mode() if strict is None else strict,
+        _env_list("TCRBENCH_DISABLE_PLUGINS") if disabled is None else disabled,
+    )
     for modname in builtins:
         short = modname.rsplit(".", 1)[-1]
         if short in loader.disabled or modname in loader.disabled:

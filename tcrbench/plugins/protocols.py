@@ -122,8 +122,9 @@ class PretrainBatch:
         return len(self.tokens)
 
     def index(self, idx: torch.Tensor | slice) -> PretrainBatch:
-        return PretrainBatch(self.tokens.index(idx), self.groups[idx],
-                             None if self.labels is None else self.labels[idx])
+        return PretrainBatch(
+            self.tokens.index(idx), self.groups[idx], None if self.labels is None else self.labels[idx]
+        )
 
 
 @dataclass
@@ -185,8 +186,9 @@ class Metric(Protocol):
     description: ClassVar[str]
     needs_threshold: ClassVar[bool]
 
-    def __call__(self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray,
-                 threshold: float) -> MetricValue: ...
+    def __call__(
+        self, y_true: np.ndarray, y_score: np.ndarray, *, peptides: np.ndarray, threshold: float
+    ) -> MetricValue: ...
 
 
 @runtime_checkable

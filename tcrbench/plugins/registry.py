@@ -80,9 +80,7 @@ class Registry:
         name, description = _check_class(kind, cls, source)
         existing = self._entries[kind].get(name)
         if existing is not None:
-            raise UsageError(
-                f"{kind.value} {name!r} is registered twice: by {existing.source} and by {source}"
-            )
+            raise UsageError(f"{kind.value} {name!r} is registered twice: by {existing.source} and by {source}")
         entry = Entry(kind, name, description, cls, source)
         self._entries[kind][name] = entry
         return entry
@@ -110,9 +108,7 @@ class Registry:
             known = self.names(kind)
             hint = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise UsageError(
-                f"unknown {kind.value} {name!r} (known: {', '.join(known) or 'none'}){extra}"
-            ) from None
+            raise UsageError(f"unknown {kind.value} {name!r} (known: {', '.join(known) or 'none'}){extra}") from None
 
     def find(self, name: str) -> list[Entry]:
         """Entries of any kind with this name (`tcrbench plugins show NAME` does not ask for the kind)."""

@@ -36,13 +36,15 @@ def _shortcut_banners(rows: Sequence[BoardRow], metric: str, margin: float, hib:
         if gap > margin:
             continue
         where = "above" if gap < 0 else f"within {margin:g} of"
-        out.append(Banner(
-            "shortcut",
-            f"Shortcut baseline {s.label} reaches {metric} {_fmt(s.mean)}, {where} the best model "
-            f"{best.label} [{best.protocol}] ({_fmt(best.mean)}). It sees only part of each pair, so these "
-            "data can be scored without learning binding: the ranking says little about binding.",
-            (s.key, best.key),
-        ))
+        out.append(
+            Banner(
+                "shortcut",
+                f"Shortcut baseline {s.label} reaches {metric} {_fmt(s.mean)}, {where} the best model "
+                f"{best.label} [{best.protocol}] ({_fmt(best.mean)}). It sees only part of each pair, so these "
+                "data can be scored without learning binding: the ranking says little about binding.",
+                (s.key, best.key),
+            )
+        )
     return out
 
 
@@ -59,16 +61,22 @@ def _losing_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], hib: bool
             continue
 
         def detail(r: BoardRow) -> str:
-            return (f"{r.label} (diff {_fmt(r.diff, True)} [{_fmt(r.ci_low, True)}, {_fmt(r.ci_high, True)}], "
-                    f"Holm p {_fmt(r.p_holm)})")
+            return (
+                f"{r.label} (diff {_fmt(r.diff, True)} [{_fmt(r.ci_low, True)}, {_fmt(r.ci_high, True)}], "
+                f"Holm p {_fmt(r.p_holm)})"
+            )
 
         if len(losers) == len(pre):
             closest = (max if hib else min)(pre, key=lambda r: r.diff)  # type: ignore[arg-type, return-value]
-            text = (f"Pretraining loses to the supervised baseline ({protocol}): every pretrained configuration "
-                    f"({len(pre)}) scores below {ref.label} ({_fmt(ref.mean)}). Closest: {detail(closest)}.")
+            text = (
+                f"Pretraining loses to the supervised baseline ({protocol}): every pretrained configuration "
+                f"({len(pre)}) scores below {ref.label} ({_fmt(ref.mean)}). Closest: {detail(closest)}."
+            )
         else:
-            text = (f"Pretraining loses to the supervised baseline ({protocol}) in {len(losers)} of {len(pre)} "
-                    f"configurations: " + "; ".join(detail(r) for r in losers) + ".")
+            text = (
+                f"Pretraining loses to the supervised baseline ({protocol}) in {len(losers)} of {len(pre)} "
+                f"configurations: " + "; ".join(detail(r) for r in losers) + "."
+            )
         out.append(Banner("pretraining_loses", text, tuple(r.key for r in losers)))
     return out
 
@@ -93,50 +101,90 @@ def _undertrained_banners(rows: Sequence[BoardRow], metric: str, hib: bool) -> l
         if "auroc" in metric and abs(arm.mean - 0.5) < UNDERTRAINED_CHANCE:
             reasons.append(f"within {UNDERTRAINED_CHANCE:g} of chance (0.5)")
         if best is not None and (best.mean - arm.mean if hib else arm.mean - best.mean) > UNDERTRAINED_GAP:
-            reasons.append(f"{_fmt(abs(best.mean - arm.mean))} below the simple baseline {best.label} "
-                           f"({_fmt(best.mean)})")
+            reasons.append(
+                f"{_fmt(abs(best.mean - arm.mean))} below the simple baseline {best.label} ({_fmt(best.mean)})"
+            )
         if reasons:
-            out.append(Banner(
-                "undertrained",
-                f"The neural arms are under-trained; a pretraining comparison here says little: the supervised arm "
-                f"{arm.label} [{arm.protocol}] scores {metric} {_fmt(arm.mean)}, " + " and ".join(reasons) + ".",
-                (arm.key, *((best.key,) if best is not None else ())),
-            ))
+            out.append(
+                Banner(
+                    "undertrained",
+                    f"The neural arms are under-trained; a pretraining comparison here says little: the supervised arm "
+                    f"{arm.label} [{arm.protocol}] scores {metric} {_fmt(arm.mean)}, " + " and ".join(reasons) + ".",
+                    (arm.key, *((best.key,) if best is not None else ())),
+                )
+            )
     return out
 
 
-def _other_banners(rows: Sequence[BoardRow], failures: Sequence[FailedCell],
-                   n_cells: int, meta_redraw: bool | None) -> list[Banner]:
+def _other_banners(
+    rows: Sequence[BoardRow], failures: Sequence[FailedCell], n_cells: int, meta_redraw: bool | None
+) -> list[Banner]:
     out = []
     label_users = [r for r in rows if r.arm == "pretrained" and r.uses_labels]
     if label_users:
         names = ", ".join(r.key for r in label_users)
-        out.append(Banner("uses_labels", f"Uses labels: {names} pretrain with the binding labels, so they are not "
-                          "self-supervised; a gain may come from the extra use of labels, not from pretraining.",
-                          tuple(r.key for r in label_users)))
+        out.append(
+            Banner(
+                "uses_labels",
+                f"Uses labels: {names} pretrain with the binding labels, so they are not "
+                "self-supervised; a gain may come from the extra use of labels, not from pretraining.",
+                tuple(r.key for r in label_users),
+            )
+        )
     uncompared = [r for r in rows if NO_REFERENCE in r.flags]
     if uncompared:
-        out.append(Banner("no_reference", "No finished supervised arm to compare with: "
-                          f"{', '.join(r.key for r in uncompared)} shown without a comparison.",
-                          tuple(r.key for r in uncompared)))
+        out.append(
+            Banner(
+                "no_reference",
+                "No finished supervised arm to compare with: "
+                f"{', '.join(r.key for r in uncompared)} shown without a comparison.",
+                tuple(r.key for r in uncompared),
+            )
+        )
     if failures:
         configs = sorted({f.key for f in failures})
-        out.append(Banner("failures", f"{len(failures)} of {n_cells} cells failed ({len(configs)} configuration(s)): "
-                          "they are listed under Failures and left out of the statistics.", tuple(configs)))
+        out.append(
+            Banner(
+                "failures",
+                f"{len(failures)} of {n_cells} cells failed ({len(configs)} configuration(s)): "
+                "they are listed under Failures and left out of the statistics.",
+                tuple(configs),
+            )
+        )
     if meta_redraw is None:
-        out.append(Banner("mixed_redraw", "Rows disagree on whether seeds redraw the folds; the statistics "
-                          "average over seeds per fold (n = k), the cautious choice."))
+        out.append(
+            Banner(
+                "mixed_redraw",
+                "Rows disagree on whether seeds redraw the folds; the statistics "
+                "average over seeds per fold (n = k), the cautious choice.",
+            )
+        )
     if any(F.RATIO_ASSUMED in r.flags for r in rows):
-        out.append(Banner("ratio_assumed", "Some rows lack n_train/n_test: the k-fold ratio 1/(k-1) was assumed "
-                          "for the corrected t-test.", tuple(r.key for r in rows if F.RATIO_ASSUMED in r.flags)))
+        out.append(
+            Banner(
+                "ratio_assumed",
+                "Some rows lack n_train/n_test: the k-fold ratio 1/(k-1) was assumed for the corrected t-test.",
+                tuple(r.key for r in rows if F.RATIO_ASSUMED in r.flags),
+            )
+        )
     return out
 
 
-def board_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], failures: Sequence[FailedCell], *,
-                  metric: str, margin: float, higher_is_better: bool, redraw: bool | None) -> list[Banner]:
+def board_banners(
+    rows: Sequence[BoardRow],
+    refs: Mapping[str, str],
+    failures: Sequence[FailedCell],
+    *,
+    metric: str,
+    margin: float,
+    higher_is_better: bool,
+    redraw: bool | None,
+) -> list[Banner]:
     """Every banner for a run's rows, most important first."""
     n_cells = sum(len(r.cells) for r in rows)
-    return (_undertrained_banners(rows, metric, higher_is_better)
-            + _shortcut_banners(rows, metric, margin, higher_is_better)
-            + _losing_banners(rows, refs, higher_is_better)
-            + _other_banners(rows, failures, n_cells, redraw))
+    return (
+        _undertrained_banners(rows, metric, higher_is_better)
+        + _shortcut_banners(rows, metric, margin, higher_is_better)
+        + _losing_banners(rows, refs, higher_is_better)
+        + _other_banners(rows, failures, n_cells, redraw)
+    )

@@ -21,8 +21,19 @@ if TYPE_CHECKING:
 
     from tcrbench.run.config import Published
 
-__all__ = ["Banner", "BoardMeta", "BoardRow", "CellScore", "FailedCell", "Leaderboard", "build_board",
-           "default_metric", "load_board", "render_console", "row_key"]
+__all__ = [
+    "Banner",
+    "BoardMeta",
+    "BoardRow",
+    "CellScore",
+    "FailedCell",
+    "Leaderboard",
+    "build_board",
+    "default_metric",
+    "load_board",
+    "render_console",
+    "row_key",
+]
 
 DEFAULT_METRIC = "auroc"
 
@@ -78,9 +89,15 @@ def load_board(run_dir: str | Path | RunFolder, metric: str | None = None, **opt
     if "published" not in options:
         options["published"] = _published(folder)
     try:
-        return build_board(rows, metric or default_metric(folder), environment=folder.environment,
-                           config_hash=folder.config_hash or None, run_dir=path,
-                           predictions_dir=folder.predictions_dir, **options)
+        return build_board(
+            rows,
+            metric or default_metric(folder),
+            environment=folder.environment,
+            config_hash=folder.config_hash or None,
+            run_dir=path,
+            predictions_dir=folder.predictions_dir,
+            **options,
+        )
     except UsageError as exc:
         raise UsageError(f"{path}: {exc}") from None
 

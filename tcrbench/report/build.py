@@ -46,14 +46,30 @@ def _board_row(g: Group, reference: str | None, is_reference: bool, tested: Test
     failed = (ALL_FAILED,) if n_failed == len(cells) else (FAILED_CELLS,) if n_failed else ()
     first = g.first
     return BoardRow(
-        key=g.key, label=str(first["label"]), protocol=g.protocol, arm=g.arm,
-        augmentation=first.get("augmentation"), objective=first.get("objective"), encoder=first.get("encoder"),
-        baseline=first.get("baseline"), uses_labels=any(bool(r.get("uses_labels")) for r in g.rows),
-        shortcut=any(bool(r.get("shortcut")) for r in g.rows), is_reference=is_reference, reference=reference,
-        mean=mean, sd=sd, macro_mean=macro_mean, macro_sd=macro_sd,
-        n_folds=len({c.fold for c in cells}), n_seeds=len({c.seed for c in cells}),
-        n_scores=sum(math.isfinite(c.score) for c in cells), n_failed=n_failed, cells=cells,
-        comparison=tested.comparison, board_flags=tuple(dict.fromkeys(failed + tested.flags)), note=tested.note,
+        key=g.key,
+        label=str(first["label"]),
+        protocol=g.protocol,
+        arm=g.arm,
+        augmentation=first.get("augmentation"),
+        objective=first.get("objective"),
+        encoder=first.get("encoder"),
+        baseline=first.get("baseline"),
+        uses_labels=any(bool(r.get("uses_labels")) for r in g.rows),
+        shortcut=any(bool(r.get("shortcut")) for r in g.rows),
+        is_reference=is_reference,
+        reference=reference,
+        mean=mean,
+        sd=sd,
+        macro_mean=macro_mean,
+        macro_sd=macro_sd,
+        n_folds=len({c.fold for c in cells}),
+        n_seeds=len({c.seed for c in cells}),
+        n_scores=sum(math.isfinite(c.score) for c in cells),
+        n_failed=n_failed,
+        cells=cells,
+        comparison=tested.comparison,
+        board_flags=tuple(dict.fromkeys(failed + tested.flags)),
+        note=tested.note,
         pretrain_loss=float(np.mean(losses)) if losses else None,
     )
 
@@ -116,7 +132,9 @@ def build_board(
 
     failures = tuple(
         FailedCell(r.key, r.label, r.protocol, c.fold, c.seed, c.reason, c.row_key)
-        for r in board_rows for c in r.cells if c.status == "failed"
+        for r in board_rows
+        for c in r.cells
+        if c.status == "failed"
     )
     env = dict(environment or {})
     data = env.get("data")
@@ -131,28 +149,54 @@ def build_board(
         config_hash=config_hash or (hashes[0] if len(hashes) == 1 else ",".join(hashes) or None),
         data_source=source,
         versions=dict(env.get("versions") or main_rows[0].get("versions") or {}),
-        git=env.get("git"), device=env.get("device"),
+        git=env.get("git"),
+        device=env.get("device"),
         pretrain_on=next((str(r["pretrain_on"]) for r in main_rows if r.get("pretrain_on")), None),
         framing=next((str(r["framing"]) for r in main_rows if r.get("framing") and r.get("arm") != "baseline"), None),
         seeds_redraw_folds=seeds_redraw,
         pairing=pairings[0] if pairings else "",
         test_train_ratio=mean_ratio([c for c in all_cells if c.status == "ok"]),
         ratio_assumed=any(F.RATIO_ASSUMED in r.flags for r in board_rows),
-        confidence=confidence, higher_is_better=higher_is_better, shortcut_margin=shortcut_margin,
+        confidence=confidence,
+        higher_is_better=higher_is_better,
+        shortcut_margin=shortcut_margin,
         resolution=resolution,
-        folds=tuple(sorted({c.fold for c in all_cells})), seeds=tuple(sorted({c.seed for c in all_cells})),
-        references=dict(refs), n_rows=len(main_rows), n_failed=len(failures),
+        folds=tuple(sorted({c.fold for c in all_cells})),
+        seeds=tuple(sorted({c.seed for c in all_cells})),
+        references=dict(refs),
+        n_rows=len(main_rows),
+        n_failed=len(failures),
     )
-    banners = board_banners(board_rows, refs, failures, metric=metric, margin=shortcut_margin,
-                            higher_is_better=higher_is_better, redraw=seeds_redraw)
+    banners = board_banners(
+        board_rows,
+        refs,
+        failures,
+        metric=metric,
+        margin=shortcut_margin,
+        higher_is_better=higher_is_better,
+        redraw=seeds_redraw,
+    )
     per_peptide = None
     if predictions_dir is not None:
         from tcrbench.report.peptides import peptide_table  # polars: only when there are predictions to read
 
         per_peptide = peptide_table(board_rows, Path(predictions_dir), min_positives=min_positives)
         if per_peptide is not None and per_peptide.n_missing:
-            banners.append(Banner("missing_predictions", f"{per_peptide.n_missing} finished cell(s) have no "
-                                  "readable predictions file; the per-peptide table uses the others."))
+            banners.append(
+                Banner(
+                    "missing_predictions",
+                    f"{per_peptide.n_missing} finished cell(s) have no "
+                    "readable predictions file; the per-peptide table uses the others.",
+                )
+            )
     dynamics = build_dynamics(dynamics_rows, main_rows, metric, confidence, higher_is_better)
-    return Leaderboard(metric=metric, rows=tuple(board_rows), banners=tuple(banners), failures=failures,
-                       meta=meta, per_peptide=per_peptide, dynamics=dynamics, published=published)
+    return Leaderboard(
+        metric=metric,
+        rows=tuple(board_rows),
+        banners=tuple(banners),
+        failures=failures,
+        meta=meta,
+        per_peptide=per_peptide,
+        dynamics=dynamics,
+        published=published,
+    )

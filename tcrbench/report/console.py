@@ -31,9 +31,11 @@ def _run_table(board: Leaderboard, console: Console) -> None:
         table.add_row(*cells, style=style)
     console.print(table)
     ratio = "assumed 1/(k-1)" if m.ratio_assumed else fmt.num(m.test_train_ratio)
-    console.print(f"corrected t-test, n_test/n_train = {ratio}; {escape(m.pairing or 'no comparison')}; "
-                  f"Holm across {len(board.compared())} comparisons; diffs against the supervised arm of the same "
-                  "protocol (baselines: fine-tune).")
+    console.print(
+        f"corrected t-test, n_test/n_train = {ratio}; {escape(m.pairing or 'no comparison')}; "
+        f"Holm across {len(board.compared())} comparisons; diffs against the supervised arm of the same "
+        "protocol (baselines: fine-tune)."
+    )
 
 
 def _failures(board: Leaderboard, console: Console) -> None:
@@ -46,25 +48,32 @@ def _failures(board: Leaderboard, console: Console) -> None:
         first = reasons[key][0]
         others = len(set(reasons[key])) - 1
         more = f" (and {others} other reason(s); see leaderboard.md)" if others else ""
-        console.print(f"[red]failed[/red] {escape(key)}: {len(where)} cell(s) ({escape(', '.join(where[:6]))}"
-                      f"{' …' if len(where) > 6 else ''}): {escape(first)}{more}")
+        console.print(
+            f"[red]failed[/red] {escape(key)}: {len(where)} cell(s) ({escape(', '.join(where[:6]))}"
+            f"{' …' if len(where) > 6 else ''}): {escape(first)}{more}"
+        )
 
 
 def _ranking(board: Leaderboard, console: Console) -> None:
     r = board.ranking
     assert r is not None
-    table = Table(title=f"ranking across {len(r.datasets)} dataset(s) by mean {escape(board.metric)}",
-                  title_justify="left")
+    table = Table(
+        title=f"ranking across {len(r.datasets)} dataset(s) by mean {escape(board.metric)}", title_justify="left"
+    )
     for col in ("mean rank", "method", "protocol", *r.datasets):
         table.add_column(escape(col), justify="right" if col not in ("method", "protocol") else "left")
     for row in r.rows:
-        per = [f"{fmt.num(s)} ({fmt.num(k, 1)})" if s is not None and k is not None else fmt.num(s)
-               for s, k in zip(row.scores, row.ranks)]
+        per = [
+            f"{fmt.num(s)} ({fmt.num(k, 1)})" if s is not None and k is not None else fmt.num(s)
+            for s, k in zip(row.scores, row.ranks)
+        ]
         table.add_row(fmt.num(row.mean_rank, 2), escape(row.label), escape(row.protocol), *map(escape, per))
     console.print(table)
     if r.friedman is not None:
-        console.print(f"Friedman chi² = {fmt.num(r.friedman.statistic, 2)}, p = {fmt.pval(r.friedman.p)}; "
-                      f"Nemenyi CD = {fmt.num(r.cd, 2)} (alpha = {r.alpha:g})")
+        console.print(
+            f"Friedman chi² = {fmt.num(r.friedman.statistic, 2)}, p = {fmt.pval(r.friedman.p)}; "
+            f"Nemenyi CD = {fmt.num(r.cd, 2)} (alpha = {r.alpha:g})"
+        )
 
 
 def render_console(board: Leaderboard, console: Console) -> None:

@@ -39,7 +39,7 @@ def pval(p: float | None) -> str:
 
 
 def mean_sd(mean: float | None, sd: float | None) -> str:
-    """"mean ± sd", or the mean alone where one score gives no sd."""
+    """ "mean ± sd", or the mean alone where one score gives no sd."""
     if not _finite(mean):
         return MISSING
     return f"{num(mean)} ± {num(sd)}" if _finite(sd) else num(mean)
@@ -74,8 +74,23 @@ def configuration(row: BoardRow) -> str:
 
 #: Which columns of :data:`HEADERS` hold numbers (right-aligned everywhere).
 NUMERIC = (True, False, False, False, True, True, True, True, True, True, True, True, True, True, False)
-HEADERS = ("#", "configuration", "protocol", "labels", "{metric} mean ± sd", "macro AUROC",
-           "diff [{pct}% CI]", "t", "df", "p", "Holm p", "d_z", "W/T/L", "folds × seeds", "flags")
+HEADERS = (
+    "#",
+    "configuration",
+    "protocol",
+    "labels",
+    "{metric} mean ± sd",
+    "macro AUROC",
+    "diff [{pct}% CI]",
+    "t",
+    "df",
+    "p",
+    "Holm p",
+    "d_z",
+    "W/T/L",
+    "folds × seeds",
+    "flags",
+)
 
 
 def headers(board: Leaderboard) -> list[str]:

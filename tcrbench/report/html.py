@@ -60,8 +60,10 @@ def _table(headers: Sequence[str], rows: Iterable[tuple[str, Sequence[tuple[str,
     for tr_class, cells in rows:
         tds = "".join(f'<td class="num">{c}</td>' if numeric else f"<td>{c}</td>" for c, numeric in cells)
         body.append(f'<tr class="{esc(tr_class)}">{tds}</tr>')
-    return (f'<div class="scroll"><table class="{esc(cls)}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+    return (
+        f'<div class="scroll"><table class="{esc(cls)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _config_cell(row: BoardRow) -> str:
@@ -101,8 +103,10 @@ def _board_table(board: Leaderboard) -> str:
 
 
 def _banners(board: Leaderboard) -> str:
-    return "".join(f'<div class="banner {esc(b.kind)}"><strong>{esc(b.kind.replace("_", " "))}</strong>: '
-                   f"{esc(b.message)}</div>" for b in board.banners)
+    return "".join(
+        f'<div class="banner {esc(b.kind)}"><strong>{esc(b.kind.replace("_", " "))}</strong>: {esc(b.message)}</div>'
+        for b in board.banners
+    )
 
 
 def _meta(board: Leaderboard) -> str:
@@ -118,8 +122,10 @@ def _meta(board: Leaderboard) -> str:
     ]
     if m.references:
         refs = "; ".join(f"{esc(p)} rows against {esc(k)}" for p, k in m.references.items())
-        items.append(f"each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
-                     "against the fine-tuned one")
+        items.append(
+            f"each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
+            "against the fine-tuned one"
+        )
     if m.framing:
         items.append(f"framing of the neural arms: {esc(m.framing)} ({esc(fmt.FRAMINGS.get(m.framing, ''))})")
     if m.pretrain_on and m.pretrain_on != "train":
@@ -149,47 +155,72 @@ def _peptides(board: Leaderboard, h: str, limit: int = 40) -> str:
         cells += [(esc(fmt.num(t.auroc[i][j])), True) for i in range(len(t.keys))]
         body.append(("row", cells))
     legend = "; ".join(f"{esc(tags[k])} = {esc(k)}" for k in t.keys)
-    more = f" The {limit} peptides with most positives of {len(t.peptides)} are shown; leaderboard.json has all." \
-        if len(t.peptides) > limit else ""
-    return (f"<{h}>Per-peptide AUROC</{h}><p>{esc(t.how)}.{esc(more)} Columns: {legend}.</p>"
-            + _table(headers, body, "peptides"))
+    more = (
+        f" The {limit} peptides with most positives of {len(t.peptides)} are shown; leaderboard.json has all."
+        if len(t.peptides) > limit
+        else ""
+    )
+    return f"<{h}>Per-peptide AUROC</{h}><p>{esc(t.how)}.{esc(more)} Columns: {legend}.</p>" + _table(
+        headers, body, "peptides"
+    )
 
 
 def _published(board: Leaderboard, h: str) -> str:
     if board.published is None:
         return ""
-    body = [("shortcut" if x.shortcut else ("published" if x.source == "published" else "row"),
-             [(esc(x.method), False), (esc(x.source), False),
-              (esc(score_text(x, fmt.num)), True)])
-            for x in published_lines(board)]
-    return (f"<{h}>Published results</{h}><p>{esc(caption(board))}</p>"
-            + _table(["method", "source", board.published.metric], body, "published"))
+    body = [
+        (
+            "shortcut" if x.shortcut else ("published" if x.source == "published" else "row"),
+            [(esc(x.method), False), (esc(x.source), False), (esc(score_text(x, fmt.num)), True)],
+        )
+        for x in published_lines(board)
+    ]
+    return f"<{h}>Published results</{h}><p>{esc(caption(board))}</p>" + _table(
+        ["method", "source", board.published.metric], body, "published"
+    )
 
 
 def _dynamics(board: Leaderboard, h: str) -> str:
     section = board.dynamics
     if section is None:
         return ""
-    out = [f"<{h}>Training dynamics</{h}>",
-           f"<p>{esc(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
-           f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
-           f"and seed, and the pretraining loss then. Rule — {esc(section.rule)}.</p>",
-           f'<div class="banner best_checkpoint"><strong>best checkpoint</strong>: {esc(section.warning)}.</div>']
+    out = [
+        f"<{h}>Training dynamics</{h}>",
+        f"<p>{esc(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
+        f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
+        f"and seed, and the pretraining loss then. Rule — {esc(section.rule)}.</p>",
+        f'<div class="banner best_checkpoint"><strong>best checkpoint</strong>: {esc(section.warning)}.</div>',
+    ]
     inner = f"h{int(h[1:]) + 1}"
     for i, curve in enumerate(section.curves):
         lines = "".join(f"<li>{esc(line)}</li>" for line in summary_lines(curve, fmt.num))
         body = [("row", [(esc(c), j < 5) for j, c in enumerate(cells)]) for cells in table_rows(curve, fmt.num)]
-        out.append(f'<section class="dynamics"><{inner}>{esc(curve.label)} [{esc(curve.protocol)}]</{inner}>'
-                   f'<ul class="meta">{lines}</ul>' + _figures([curve_plot(curve, section, i)])
-                   + _table(dynamics_headers(section), body, "dynamics") + "</section>")
+        out.append(
+            f'<section class="dynamics"><{inner}>{esc(curve.label)} [{esc(curve.protocol)}]</{inner}>'
+            f'<ul class="meta">{lines}</ul>'
+            + _figures([curve_plot(curve, section, i)])
+            + _table(dynamics_headers(section), body, "dynamics")
+            + "</section>"
+        )
     return "".join(out)
 
 
 def _failures(board: Leaderboard, h: str) -> str:
     if not board.failures:
         return ""
-    body = [("failed", [(esc(f.label), False), (esc(f.protocol), False), (esc(f.fold), True), (esc(f.seed), True),
-                        (esc(f.reason or "(no reason recorded)"), False)]) for f in board.failures]
+    body = [
+        (
+            "failed",
+            [
+                (esc(f.label), False),
+                (esc(f.protocol), False),
+                (esc(f.fold), True),
+                (esc(f.seed), True),
+                (esc(f.reason or "(no reason recorded)"), False),
+            ],
+        )
+        for f in board.failures
+    ]
     return f"<{h}>Failures</{h}>" + _table(["configuration", "protocol", "fold", "seed", "reason"], body, "failures")
 
 
@@ -197,37 +228,57 @@ def _flag_legend(board: Leaderboard) -> str:
     used = dict.fromkeys(f for r in board.rows for f in r.flags)
     if not used:
         return ""
-    return '<ul class="meta">' + "".join(f'<li><span class="flag">{esc(f)}</span>: {esc(fmt.FLAG_HELP.get(f, ""))}</li>'
-                                         for f in used) + "</ul>"
+    return (
+        '<ul class="meta">'
+        + "".join(f'<li><span class="flag">{esc(f)}</span>: {esc(fmt.FLAG_HELP.get(f, ""))}</li>' for f in used)
+        + "</ul>"
+    )
 
 
 def _run_section(board: Leaderboard, level: int, banners: bool = True) -> str:
     h, sub = f"h{level}", f"h{level + 1}"
-    return "".join([
-        f"<{h}>{esc(board.meta.title)}</{h}>",
-        _banners(board) if banners else "",
-        _meta(board), _board_table(board), _flag_legend(board), _figures(board_plots(board)),
-        _published(board, sub), _peptides(board, sub), _dynamics(board, sub), _failures(board, sub),
-    ])
+    return "".join(
+        [
+            f"<{h}>{esc(board.meta.title)}</{h}>",
+            _banners(board) if banners else "",
+            _meta(board),
+            _board_table(board),
+            _flag_legend(board),
+            _figures(board_plots(board)),
+            _published(board, sub),
+            _peptides(board, sub),
+            _dynamics(board, sub),
+            _failures(board, sub),
+        ]
+    )
 
 
 def _ranking_section(r: Ranking, metric: str) -> str:
     headers = ["mean rank", "method", "protocol", "labels", *r.datasets]
     body = []
     for row in r.rows:
-        cells = [(esc(fmt.num(row.mean_rank, 2)), True), (esc(row.label), False), (esc(row.protocol), False),
-                 ('<span class="badge labels">uses labels</span>' if row.uses_labels else "", False)]
+        cells = [
+            (esc(fmt.num(row.mean_rank, 2)), True),
+            (esc(row.label), False),
+            (esc(row.protocol), False),
+            ('<span class="badge labels">uses labels</span>' if row.uses_labels else "", False),
+        ]
         for s, k in zip(row.scores, row.ranks):
             text = f"{fmt.num(s)} ({fmt.num(k, 1)})" if s is not None and k is not None else fmt.num(s)
             cells.append((esc(text), True))
         body.append(("row" if row.ranked else "failed", cells))
-    out = [f"<h2>Ranking across datasets</h2><p>Methods ranked per dataset by mean {esc(metric)} (rank in brackets, "
-           "1 = best), then by mean rank.</p>", _table(headers, body, "ranking")]
+    out = [
+        f"<h2>Ranking across datasets</h2><p>Methods ranked per dataset by mean {esc(metric)} (rank in brackets, "
+        "1 = best), then by mean rank.</p>",
+        _table(headers, body, "ranking"),
+    ]
     if r.friedman is not None:
         f = r.friedman
-        out.append(f"<p>Friedman chi² = {esc(fmt.num(f.statistic, 2))}, df = {f.df}, p = {esc(fmt.pval(f.p))}; "
-                   f"Iman–Davenport F = {esc(fmt.num(f.iman_davenport_f, 2))}, p = {esc(fmt.pval(f.iman_davenport_p))}; "
-                   f"Nemenyi CD = {esc(fmt.num(r.cd, 2))} (alpha = {r.alpha:g}).</p>")
+        out.append(
+            f"<p>Friedman chi² = {esc(fmt.num(f.statistic, 2))}, df = {f.df}, p = {esc(fmt.pval(f.p))}; "
+            f"Iman–Davenport F = {esc(fmt.num(f.iman_davenport_f, 2))}, p = {esc(fmt.pval(f.iman_davenport_p))}; "
+            f"Nemenyi CD = {esc(fmt.num(r.cd, 2))} (alpha = {r.alpha:g}).</p>"
+        )
     elif r.note:
         out.append(f"<p>No Friedman test: {esc(r.note)}.</p>")
     return "".join(out)
@@ -236,10 +287,16 @@ def _ranking_section(r: Ranking, metric: str) -> str:
 def render_html(board: Leaderboard) -> str:
     """The whole page as one string."""
     if board.kind == "merged" and board.ranking is not None:
-        body = [f"<h1>{esc(board.meta.title)}</h1>", _banners(board), _ranking_section(board.ranking, board.metric),
-                _figures(board_plots(board))]
+        body = [
+            f"<h1>{esc(board.meta.title)}</h1>",
+            _banners(board),
+            _ranking_section(board.ranking, board.metric),
+            _figures(board_plots(board)),
+        ]
         for name, sub in zip(board.ranking.datasets, board.datasets):
-            body.append(f'<section class="dataset"><h2>Dataset: {esc(name)}</h2>{_run_section(sub, 3, banners=False)}</section>')
+            body.append(
+                f'<section class="dataset"><h2>Dataset: {esc(name)}</h2>{_run_section(sub, 3, banners=False)}</section>'
+            )
     else:
         body = [_run_section(board, 1)]
     return (

@@ -20,11 +20,48 @@ SCHEMA = "tcrbench-leaderboard"
 SCHEMA_VERSION = 1
 TEST_NAME = "corrected resampled t-test (Nadeau & Bengio 2003)"
 
-_ROW_FIELDS = ("key", "label", "protocol", "arm", "augmentation", "objective", "encoder", "baseline", "uses_labels",
-               "shortcut", "is_reference", "reference", "rank", "status", "mean", "sd", "macro_auroc",
-               "macro_auroc_sd", "diff", "ci_low", "ci_high", "t", "df", "p", "p_holm", "p_bh", "d_z", "wins", "ties",
-               "losses", "n_folds", "n_seeds", "n_scores", "n_pairs", "n_failed", "test_train_ratio", "flags", "note",
-               "pretrain_loss", "cells")
+_ROW_FIELDS = (
+    "key",
+    "label",
+    "protocol",
+    "arm",
+    "augmentation",
+    "objective",
+    "encoder",
+    "baseline",
+    "uses_labels",
+    "shortcut",
+    "is_reference",
+    "reference",
+    "rank",
+    "status",
+    "mean",
+    "sd",
+    "macro_auroc",
+    "macro_auroc_sd",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "t",
+    "df",
+    "p",
+    "p_holm",
+    "p_bh",
+    "d_z",
+    "wins",
+    "ties",
+    "losses",
+    "n_folds",
+    "n_seeds",
+    "n_scores",
+    "n_pairs",
+    "n_failed",
+    "test_train_ratio",
+    "flags",
+    "note",
+    "pretrain_loss",
+    "cells",
+)
 
 
 def row_to_dict(row: BoardRow) -> dict[str, Any]:
@@ -33,8 +70,10 @@ def row_to_dict(row: BoardRow) -> dict[str, Any]:
     values["status"] = row.status
     values["macro_auroc"], values["macro_auroc_sd"] = row.macro_mean, row.macro_sd
     values["flags"] = list(row.flags)
-    values["cells"] = [{"fold": c.fold, "seed": c.seed, "score": c.score, "status": c.status, "reason": c.reason,
-                        "row_key": c.row_key} for c in row.cells]
+    values["cells"] = [
+        {"fold": c.fold, "seed": c.seed, "score": c.score, "status": c.status, "reason": c.reason, "row_key": c.row_key}
+        for c in row.cells
+    ]
     return values
 
 
@@ -46,31 +85,60 @@ def _per_peptide(board: Leaderboard) -> dict[str, Any] | None:
         "how": t.how,
         "min_positives": t.min_positives,
         "n_missing_predictions": t.n_missing,
-        "peptides": [{"peptide": p, "n_positives": n, "n_negatives": m}
-                     for p, n, m in zip(t.peptides, t.n_positives, t.n_negatives)],
-        "configurations": [{"key": k, "auroc": list(a), "n_cells": list(c)}
-                           for k, a, c in zip(t.keys, t.auroc, t.n_cells)],
+        "peptides": [
+            {"peptide": p, "n_positives": n, "n_negatives": m}
+            for p, n, m in zip(t.peptides, t.n_positives, t.n_negatives)
+        ],
+        "configurations": [
+            {"key": k, "auroc": list(a), "n_cells": list(c)} for k, a, c in zip(t.keys, t.auroc, t.n_cells)
+        ],
     }
 
 
 def dynamics_to_dict(section: DynamicsSection) -> dict[str, Any]:
     """The training-dynamics section as plain values."""
     return {
-        "metric": section.metric, "confidence": section.confidence, "rule": section.rule,
+        "metric": section.metric,
+        "confidence": section.confidence,
+        "rule": section.rule,
         "warning": section.warning,
-        "curves": [{
-            "label": c.label, "protocol": c.protocol, "reference": c.reference, "baseline_mean": c.baseline_mean,
-            "baseline_ci": list(c.baseline_ci),
-            "plateau": None if c.plateau is None else {
-                "step": c.plateau.step, "level": c.plateau.level, "half_width": c.plateau.half_width,
-                "reached": c.plateau.reached},
-            "loss_converged_step": c.loss_converged_step, "loss_converged_at_plateau": c.loss_converged_at_plateau,
-            "best_step": c.best_step,
-            "points": [{"step": p.step, "n_cells": p.n_cells, "n_failed": p.n_failed, "mean": p.mean,
-                        "ci_low": p.ci_low, "ci_high": p.ci_high, "gain": p.gain, "gain_se": p.gain_se,
-                        "gain_ci_low": p.gain_ci_low, "gain_ci_high": p.gain_ci_high, "loss": p.loss}
-                       for p in c.points],
-        } for c in section.curves],
+        "curves": [
+            {
+                "label": c.label,
+                "protocol": c.protocol,
+                "reference": c.reference,
+                "baseline_mean": c.baseline_mean,
+                "baseline_ci": list(c.baseline_ci),
+                "plateau": None
+                if c.plateau is None
+                else {
+                    "step": c.plateau.step,
+                    "level": c.plateau.level,
+                    "half_width": c.plateau.half_width,
+                    "reached": c.plateau.reached,
+                },
+                "loss_converged_step": c.loss_converged_step,
+                "loss_converged_at_plateau": c.loss_converged_at_plateau,
+                "best_step": c.best_step,
+                "points": [
+                    {
+                        "step": p.step,
+                        "n_cells": p.n_cells,
+                        "n_failed": p.n_failed,
+                        "mean": p.mean,
+                        "ci_low": p.ci_low,
+                        "ci_high": p.ci_high,
+                        "gain": p.gain,
+                        "gain_se": p.gain_se,
+                        "gain_ci_low": p.gain_ci_low,
+                        "gain_ci_high": p.gain_ci_high,
+                        "loss": p.loss,
+                    }
+                    for p in c.points
+                ],
+            }
+            for c in section.curves
+        ],
     }
 
 
@@ -79,9 +147,16 @@ def published_to_dict(board: Leaderboard) -> dict[str, Any] | None:
     pub = board.published
     if pub is None:
         return None
-    return {"metric": pub.metric, "source": pub.source, "note": pub.note, "results": dict(pub.results),
-            "ranked": [{"method": x.method, "source": x.source, "score": x.score, "sd": x.sd, "shortcut": x.shortcut}
-                       for x in published_lines(board)]}
+    return {
+        "metric": pub.metric,
+        "source": pub.source,
+        "note": pub.note,
+        "results": dict(pub.results),
+        "ranked": [
+            {"method": x.method, "source": x.source, "score": x.score, "sd": x.sd, "shortcut": x.shortcut}
+            for x in published_lines(board)
+        ],
+    }
 
 
 def _common(board: Leaderboard) -> dict[str, Any]:
@@ -94,29 +169,59 @@ def _common(board: Leaderboard) -> dict[str, Any]:
         "higher_is_better": board.meta.higher_is_better,
         "tcrbench_version": __version__,
         "banners": [{"kind": b.kind, "message": b.message, "keys": list(b.keys)} for b in board.banners],
-        "failures": [{"key": f.key, "label": f.label, "protocol": f.protocol, "fold": f.fold, "seed": f.seed,
-                      "reason": f.reason, "row_key": f.row_key} for f in board.failures],
+        "failures": [
+            {
+                "key": f.key,
+                "label": f.label,
+                "protocol": f.protocol,
+                "fold": f.fold,
+                "seed": f.seed,
+                "reason": f.reason,
+                "row_key": f.row_key,
+            }
+            for f in board.failures
+        ],
     }
 
 
 def _run(board: Leaderboard) -> dict[str, Any]:
     m = board.meta
     out = _common(board)
-    out.update({
-        "run": {"run_dir": m.run_dir, "config_hash": m.config_hash, "data_source": m.data_source,
-                "versions": dict(m.versions), "git": m.git, "device": m.device, "pretrain_on": m.pretrain_on,
+    out.update(
+        {
+            "run": {
+                "run_dir": m.run_dir,
+                "config_hash": m.config_hash,
+                "data_source": m.data_source,
+                "versions": dict(m.versions),
+                "git": m.git,
+                "device": m.device,
+                "pretrain_on": m.pretrain_on,
                 "framing": m.framing,
-                "folds": list(m.folds), "seeds": list(m.seeds), "n_rows": m.n_rows, "n_failed": m.n_failed},
-        "test": {"name": TEST_NAME, "confidence": m.confidence, "pairing": m.pairing,
-                 "seeds_redraw_folds": m.seeds_redraw_folds, "test_train_ratio": m.test_train_ratio,
-                 "ratio_assumed": m.ratio_assumed, "correction": "holm", "n_comparisons": len(board.compared()),
-                 "resolution": m.resolution, "shortcut_margin": m.shortcut_margin},
-        "references": dict(m.references),
-        "rows": [row_to_dict(r) for r in board.rows],
-        "per_peptide": _per_peptide(board),
-        "dynamics": dynamics_to_dict(board.dynamics) if board.dynamics is not None else None,
-        "published": published_to_dict(board),
-    })
+                "folds": list(m.folds),
+                "seeds": list(m.seeds),
+                "n_rows": m.n_rows,
+                "n_failed": m.n_failed,
+            },
+            "test": {
+                "name": TEST_NAME,
+                "confidence": m.confidence,
+                "pairing": m.pairing,
+                "seeds_redraw_folds": m.seeds_redraw_folds,
+                "test_train_ratio": m.test_train_ratio,
+                "ratio_assumed": m.ratio_assumed,
+                "correction": "holm",
+                "n_comparisons": len(board.compared()),
+                "resolution": m.resolution,
+                "shortcut_margin": m.shortcut_margin,
+            },
+            "references": dict(m.references),
+            "rows": [row_to_dict(r) for r in board.rows],
+            "per_peptide": _per_peptide(board),
+            "dynamics": dynamics_to_dict(board.dynamics) if board.dynamics is not None else None,
+            "published": published_to_dict(board),
+        }
+    )
     return out
 
 
@@ -125,13 +230,31 @@ def _ranking(r: Ranking) -> dict[str, Any]:
     return {
         "alpha": r.alpha,
         "datasets": list(r.datasets),
-        "methods": [{"key": x.key, "label": x.label, "protocol": x.protocol, "arm": x.arm, "uses_labels": x.uses_labels,
-                     "shortcut": x.shortcut, "mean_rank": x.mean_rank, "ranked": x.ranked, "scores": list(x.scores),
-                     "ranks": list(x.ranks)} for x in r.rows],
+        "methods": [
+            {
+                "key": x.key,
+                "label": x.label,
+                "protocol": x.protocol,
+                "arm": x.arm,
+                "uses_labels": x.uses_labels,
+                "shortcut": x.shortcut,
+                "mean_rank": x.mean_rank,
+                "ranked": x.ranked,
+                "scores": list(x.scores),
+                "ranks": list(x.ranks),
+            }
+            for x in r.rows
+        ],
         "friedman": r.friedman.to_dict() if r.friedman is not None else None,
-        "nemenyi": None if nm is None else {"methods": list(nm.methods), "mean_ranks": list(nm.mean_ranks),
-                                            "cd": nm.cd, "q_alpha": nm.q_alpha,
-                                            "p_values": [list(row) for row in nm.p_values]},
+        "nemenyi": None
+        if nm is None
+        else {
+            "methods": list(nm.methods),
+            "mean_ranks": list(nm.mean_ranks),
+            "cd": nm.cd,
+            "q_alpha": nm.q_alpha,
+            "p_values": [list(row) for row in nm.p_values],
+        },
         "cliques": [list(c) for c in r.cliques],
         "note": r.note,
     }
@@ -141,8 +264,13 @@ def board_to_dict(board: Leaderboard) -> dict[str, Any]:
     """The JSON document as plain (JSON-safe) Python values."""
     if board.kind == "merged" and board.ranking is not None:
         out = _common(board)
-        out.update({"datasets": list(board.ranking.datasets), "ranking": _ranking(board.ranking),
-                    "boards": [_run(b) for b in board.datasets]})
+        out.update(
+            {
+                "datasets": list(board.ranking.datasets),
+                "ranking": _ranking(board.ranking),
+                "boards": [_run(b) for b in board.datasets],
+            }
+        )
     else:
         out = _run(board)
     return json_safe(out)

@@ -32,8 +32,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
     right = right or [False] * len(head)
 
     def line(cells: Sequence[str]) -> str:
-        padded = [(" " * (w - _width(c)) + c) if r else (c + " " * (w - _width(c)))
-                  for c, w, r in zip(cells, widths, right)]
+        padded = [
+            (" " * (w - _width(c)) + c) if r else (c + " " * (w - _width(c))) for c, w, r in zip(cells, widths, right)
+        ]
         return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
@@ -53,12 +54,16 @@ def _meta_lines(board: Leaderboard) -> list[str]:
     ]
     refs = "; ".join(f"{escape(p)} rows → {escape(k)}" for p, k in m.references.items())
     if refs:
-        lines.append(f"- each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
-                     "against the fine-tuned one")
+        lines.append(
+            f"- each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
+            "against the fine-tuned one"
+        )
     if m.framing:
         lines.append(f"- framing of the neural arms: `{escape(m.framing)}` ({fmt.FRAMINGS.get(m.framing, '')})")
     if m.pretrain_on and m.pretrain_on != "train":
-        lines.append(f"- pretraining saw `{escape(m.pretrain_on)}` sequences (transductive), not only the training fold")
+        lines.append(
+            f"- pretraining saw `{escape(m.pretrain_on)}` sequences (transductive), not only the training fold"
+        )
     if m.versions:
         lines.append("- versions: " + ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(m.versions.items())))
     return lines
@@ -81,8 +86,10 @@ def _short(text: str, limit: int = 120) -> str:
 def _failures(board: Leaderboard, h: str, limit: int = 50) -> list[str]:
     if not board.failures:
         return []
-    rows = [[f.label, f.protocol, str(f.fold), str(f.seed), _short(f.reason or "(no reason recorded)")]
-            for f in board.failures[:limit]]
+    rows = [
+        [f.label, f.protocol, str(f.fold), str(f.seed), _short(f.reason or "(no reason recorded)")]
+        for f in board.failures[:limit]
+    ]
     out = [f"{h} Failures", "", table(["configuration", "protocol", "fold", "seed", "reason"], rows)]
     if len(board.failures) > limit:
         out.append(f"\n… and {len(board.failures) - limit} more (see leaderboard.json).")
@@ -95,13 +102,24 @@ def _peptides(board: Leaderboard, h: str, limit: int = 20) -> list[str]:
         return []
     ranks = {r.key: (f"#{r.rank}" if r.rank is not None else r.key) for r in board.rows}
     headers = ["peptide", "positives", *(ranks[k] for k in t.keys)]
-    rows = [[p, str(n), *(fmt.num(t.auroc[i][j]) for i in range(len(t.keys)))]
-            for j, (p, n) in enumerate(zip(t.peptides[:limit], t.n_positives[:limit]))]
-    more = f" (the {limit} with most positives of {len(t.peptides)}; all in leaderboard.json)" if len(t.peptides) > limit else ""
-    return [f"{h} Per-peptide AUROC", "",
-            f"Columns are the configurations by their rank (#) above. {escape(t.how)}{more}. "
-            "– : no fold had enough positives.", "",
-            table(headers, rows, [False, True, *([True] * len(t.keys))]), ""]
+    rows = [
+        [p, str(n), *(fmt.num(t.auroc[i][j]) for i in range(len(t.keys)))]
+        for j, (p, n) in enumerate(zip(t.peptides[:limit], t.n_positives[:limit]))
+    ]
+    more = (
+        f" (the {limit} with most positives of {len(t.peptides)}; all in leaderboard.json)"
+        if len(t.peptides) > limit
+        else ""
+    )
+    return [
+        f"{h} Per-peptide AUROC",
+        "",
+        f"Columns are the configurations by their rank (#) above. {escape(t.how)}{more}. "
+        "– : no fold had enough positives.",
+        "",
+        table(headers, rows, [False, True, *([True] * len(t.keys))]),
+        "",
+    ]
 
 
 def _published(board: Leaderboard, h: str) -> list[str]:
@@ -109,19 +127,30 @@ def _published(board: Leaderboard, h: str) -> list[str]:
     if board.published is None:
         return []
     rows = [[x.method + (" (shortcut)" if x.shortcut else ""), x.source, score_text(x, fmt.num)] for x in lines]
-    return [f"{h} Published results", "", escape(caption(board)), "",
-            table(["method", "source", escape(board.published.metric)], rows, [False, False, True]), ""]
+    return [
+        f"{h} Published results",
+        "",
+        escape(caption(board)),
+        "",
+        table(["method", "source", escape(board.published.metric)], rows, [False, False, True]),
+        "",
+    ]
 
 
 def _dynamics(board: Leaderboard, h: str) -> list[str]:
     section = board.dynamics
     if section is None:
         return []
-    out = [f"{h} Training dynamics", "",
-           f"{escape(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
-           f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
-           f"and seed, and the pretraining loss then. Rule — {escape(section.rule)}.", "",
-           f"> **⚠ best checkpoint**: {escape(section.warning)}.", ""]
+    out = [
+        f"{h} Training dynamics",
+        "",
+        f"{escape(section.metric)} of the encoder at each evaluated pretraining step (mean and corrected "
+        f"{section.confidence * 100:g}% CI over folds × seeds), its gain over the supervised arm paired by fold "
+        f"and seed, and the pretraining loss then. Rule — {escape(section.rule)}.",
+        "",
+        f"> **⚠ best checkpoint**: {escape(section.warning)}.",
+        "",
+    ]
     for curve in section.curves:
         out += [f"{h}# {escape(curve.label)} [{escape(curve.protocol)}]", ""]
         out += [f"- {escape(line)}" for line in summary_lines(curve, fmt.num)] + [""]
@@ -150,17 +179,27 @@ def _ranking(r: Ranking, metric: str) -> list[str]:
     headers = ["mean rank", "method", "protocol", "labels", *(f"{d}" for d in r.datasets)]
     rows = []
     for row in r.rows:
-        per = [f"{fmt.num(s)} ({fmt.num(k, 1)})" if s is not None and k is not None else fmt.num(s)
-               for s, k in zip(row.scores, row.ranks)]
-        rows.append([fmt.num(row.mean_rank, 2), row.label, row.protocol, "uses labels" if row.uses_labels else "", *per])
-    out = [f"Methods ranked per dataset by mean {escape(metric)} (rank in brackets, 1 = best), then by mean rank.", "",
-           table(headers, rows, [True, False, False, False, *([True] * len(r.datasets))]), ""]
+        per = [
+            f"{fmt.num(s)} ({fmt.num(k, 1)})" if s is not None and k is not None else fmt.num(s)
+            for s, k in zip(row.scores, row.ranks)
+        ]
+        rows.append(
+            [fmt.num(row.mean_rank, 2), row.label, row.protocol, "uses labels" if row.uses_labels else "", *per]
+        )
+    out = [
+        f"Methods ranked per dataset by mean {escape(metric)} (rank in brackets, 1 = best), then by mean rank.",
+        "",
+        table(headers, rows, [True, False, False, False, *([True] * len(r.datasets))]),
+        "",
+    ]
     if r.friedman is not None and r.nemenyi is not None:
         f = r.friedman
-        out.append(f"Friedman chi² = {fmt.num(f.statistic, 2)}, df = {f.df}, p = {fmt.pval(f.p)}; Iman–Davenport "
-                   f"F = {fmt.num(f.iman_davenport_f, 2)}, p = {fmt.pval(f.iman_davenport_p)}; Nemenyi critical "
-                   f"difference CD = {fmt.num(r.cd, 2)} (alpha = {r.alpha:g}, {f.n_methods} methods, "
-                   f"{f.n_datasets} datasets).")
+        out.append(
+            f"Friedman chi² = {fmt.num(f.statistic, 2)}, df = {f.df}, p = {fmt.pval(f.p)}; Iman–Davenport "
+            f"F = {fmt.num(f.iman_davenport_f, 2)}, p = {fmt.pval(f.iman_davenport_p)}; Nemenyi critical "
+            f"difference CD = {fmt.num(r.cd, 2)} (alpha = {r.alpha:g}, {f.n_methods} methods, "
+            f"{f.n_datasets} datasets)."
+        )
         if r.cliques:
             groups = "; ".join("{" + ", ".join(escape(m) for m in c) + "}" for c in r.cliques)
             out.append(f"Not shown to differ (mean ranks within CD): {groups}.")

@@ -111,18 +111,24 @@ def rank_methods(boards: Sequence[Leaderboard], *, alpha: float = 0.05) -> Ranki
     for j, key in enumerate(keys):
         r = seen[key]
         ranked = j in complete and len(complete) >= 2
-        rows.append(RankRow(
-            key=key, label=r.label, protocol=r.protocol, arm=r.arm,
-            uses_labels=any(x.uses_labels for b in boards for x in b.rows if x.key == key),
-            shortcut=r.shortcut,
-            scores=tuple(float(s) if math.isfinite(s) else None for s in score[:, j]),
-            ranks=tuple(float(x) if math.isfinite(x) else None for x in ranks[:, j]),
-            mean_rank=float(ranks[:, j].mean()) if ranked else None,
-            ranked=ranked,
-        ))
+        rows.append(
+            RankRow(
+                key=key,
+                label=r.label,
+                protocol=r.protocol,
+                arm=r.arm,
+                uses_labels=any(x.uses_labels for b in boards for x in b.rows if x.key == key),
+                shortcut=r.shortcut,
+                scores=tuple(float(s) if math.isfinite(s) else None for s in score[:, j]),
+                ranks=tuple(float(x) if math.isfinite(x) else None for x in ranks[:, j]),
+                mean_rank=float(ranks[:, j].mean()) if ranked else None,
+                ranked=ranked,
+            )
+        )
     rows.sort(key=lambda r: (r.mean_rank is None, r.mean_rank if r.mean_rank is not None else 0.0, r.key))
-    return Ranking(datasets=datasets, rows=tuple(rows), alpha=alpha, friedman=fr, nemenyi=nm, cd=cd,
-                   cliques=cliques, note=note)
+    return Ranking(
+        datasets=datasets, rows=tuple(rows), alpha=alpha, friedman=fr, nemenyi=nm, cd=cd, cliques=cliques, note=note
+    )
 
 
 def merge_boards(boards: Sequence[Leaderboard], *, alpha: float = 0.05, title: str | None = None) -> Leaderboard:
@@ -136,8 +142,10 @@ def merge_boards(boards: Sequence[Leaderboard], *, alpha: float = 0.05, title: s
     for b in boards:
         name, where = dataset_name(b), b.meta.run_dir or b.meta.title
         if name in names:
-            raise UsageError(f"{where}: holds data {name!r} like {names[name]}; a merged board ranks methods "
-                             "across different datasets, so give one run per dataset")
+            raise UsageError(
+                f"{where}: holds data {name!r} like {names[name]}; a merged board ranks methods "
+                "across different datasets, so give one run per dataset"
+            )
         names[name] = where
     ranking = rank_methods(boards, alpha=alpha)
     banners: list[Banner] = []
@@ -145,8 +153,13 @@ def merge_boards(boards: Sequence[Leaderboard], *, alpha: float = 0.05, title: s
         banners.append(Banner("ranking", f"No Friedman test: {ranking.note}."))
     partial = [r.key for r in ranking.rows if not r.ranked]
     if partial and ranking.friedman is not None:
-        banners.append(Banner("incomplete_methods", f"Not ranked (missing or failed on some dataset): "
-                              f"{', '.join(partial)}.", tuple(partial)))
+        banners.append(
+            Banner(
+                "incomplete_methods",
+                f"Not ranked (missing or failed on some dataset): {', '.join(partial)}.",
+                tuple(partial),
+            )
+        )
     for name, b in zip(ranking.datasets, boards):
         banners.extend(Banner(x.kind, f"[{name}] {x.message}", x.keys) for x in b.banners)
     failures: list[FailedCell] = [f for b in boards for f in b.failures]
@@ -154,10 +167,22 @@ def merge_boards(boards: Sequence[Leaderboard], *, alpha: float = 0.05, title: s
     meta = BoardMeta(
         title=title or f"tcrbench leaderboard: {len(boards)} dataset(s)",
         config_hash=",".join(b.meta.config_hash or "?" for b in boards),
-        data_source=", ".join(ranking.datasets), versions=dict(first.versions), git=first.git,
-        confidence=first.confidence, higher_is_better=first.higher_is_better,
-        shortcut_margin=first.shortcut_margin, n_rows=sum(b.meta.n_rows for b in boards),
+        data_source=", ".join(ranking.datasets),
+        versions=dict(first.versions),
+        git=first.git,
+        confidence=first.confidence,
+        higher_is_better=first.higher_is_better,
+        shortcut_margin=first.shortcut_margin,
+        n_rows=sum(b.meta.n_rows for b in boards),
         n_failed=len(failures),
     )
-    return Leaderboard(metric=boards[0].metric, rows=(), banners=tuple(banners), failures=tuple(failures),
-                       meta=meta, kind="merged", ranking=ranking, datasets=tuple(boards))
+    return Leaderboard(
+        metric=boards[0].metric,
+        rows=(),
+        banners=tuple(banners),
+        failures=tuple(failures),
+        meta=meta,
+        kind="merged",
+        ranking=ranking,
+        datasets=tuple(boards),
+    )

@@ -78,7 +78,7 @@ class BoardRow:
 
     @property
     def status(self) -> str:
-        """"ok", "partial" (some cells failed) or "failed" (all did, or none has a score)."""
+        """ "ok", "partial" (some cells failed) or "failed" (all did, or none has a score)."""
         if self.n_failed and self.n_failed == len(self.cells):
             return "failed"
         if not math.isfinite(self.mean):

@@ -77,13 +77,24 @@ def compare_pair(g: Group, ref: Group, opts: Options) -> Tested:
             table["fold"].append(fold)
             table["seed"].append(seed)
             table["score"].append(cell.score if cell is not None else math.nan)
-    paired = [g.cells[k] for k in keys if k in g.cells and k in ref.cells
-              and math.isfinite(g.cells[k].score) and math.isfinite(ref.cells[k].score)]
+    paired = [
+        g.cells[k]
+        for k in keys
+        if k in g.cells and k in ref.cells and math.isfinite(g.cells[k].score) and math.isfinite(ref.cells[k].score)
+    ]
     seeds_redraw = redraw(ref.ok_rows() + g.ok_rows())
     try:
-        comparison = compare(table, _REF, test_train_ratio=mean_ratio(paired), seeds_redraw_folds=bool(seeds_redraw),
-                             drop_nan=True, confidence=opts.confidence, resolution=opts.resolution,
-                             higher_is_better=opts.higher_is_better, source=g.key)
+        comparison = compare(
+            table,
+            _REF,
+            test_train_ratio=mean_ratio(paired),
+            seeds_redraw_folds=bool(seeds_redraw),
+            drop_nan=True,
+            confidence=opts.confidence,
+            resolution=opts.resolution,
+            higher_is_better=opts.higher_is_better,
+            source=g.key,
+        )
     except UsageError as exc:
         reason = str(exc).rsplit("against the baseline: ", 1)[-1]
         return Tested(None, (NOT_COMPARED,), note=f"not compared with {ref.key}: {reason}")

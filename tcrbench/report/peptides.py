@@ -20,8 +20,10 @@ import polars as pl
 if TYPE_CHECKING:
     from tcrbench.report.model import BoardRow
 
-HOW = ("AUROC within each test fold, averaged over folds and seeds; a fold counts for a peptide when it holds "
-       "at least {min_positives} positive(s) and one negative of it")
+HOW = (
+    "AUROC within each test fold, averaged over folds and seeds; a fold counts for a peptide when it holds "
+    "at least {min_positives} positive(s) and one negative of it"
+)
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,16 @@ def grouped_auroc(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     )
     n_pos = pl.col("n_pos").cast(pl.Float64)
     n_neg = (pl.col("_n") - pl.col("n_pos")).cast(pl.Float64)
-    return agg.with_columns((pl.col("_n") - pl.col("n_pos")).alias("n_neg")).with_columns(
-        pl.when((pl.col("n_pos") > 0) & (pl.col("n_neg") > 0))
-        .then((pl.col("_rank_sum") - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-        .otherwise(None)
-        .alias("auroc")
-    ).select([*keys, "n_pos", "n_neg", "auroc"])
+    return (
+        agg.with_columns((pl.col("_n") - pl.col("n_pos")).alias("n_neg"))
+        .with_columns(
+            pl.when((pl.col("n_pos") > 0) & (pl.col("n_neg") > 0))
+            .then((pl.col("_rank_sum") - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+            .otherwise(None)
+            .alias("auroc")
+        )
+        .select([*keys, "n_pos", "n_neg", "auroc"])
+    )
 
 
 def _read(path: Path) -> pl.DataFrame | None:
@@ -92,17 +98,26 @@ def peptide_table(rows: Sequence[BoardRow], predictions_dir: Path, *, min_positi
             if frame is None:
                 missing += 1
                 continue
-            frames.append(frame.with_columns(pl.lit(row.key).alias("key"), pl.lit(cell.fold).alias("fold"),
-                                             pl.lit(cell.seed).alias("seed")))
+            frames.append(
+                frame.with_columns(
+                    pl.lit(row.key).alias("key"), pl.lit(cell.fold).alias("fold"), pl.lit(cell.seed).alias("seed")
+                )
+            )
     if not frames:
         return None
     data = pl.concat(frames, how="vertical_relaxed")
     per_cell = grouped_auroc(data, ["key", "seed", "fold", "peptide"])
     # Each row is tested once per seed: sum over one seed's folds; the most complete (configuration, seed) wins.
-    counts = (per_cell.group_by(["key", "seed", "peptide"]).agg(pl.col("n_pos").sum(), pl.col("n_neg").sum())
-              .group_by("peptide").agg(pl.col("n_pos").max(), pl.col("n_neg").max()))
+    counts = (
+        per_cell.group_by(["key", "seed", "peptide"])
+        .agg(pl.col("n_pos").sum(), pl.col("n_neg").sum())
+        .group_by("peptide")
+        .agg(pl.col("n_pos").max(), pl.col("n_neg").max())
+    )
     counts = counts.sort(["n_pos", "n_neg", "peptide"], descending=[True, True, False])
-    qualifying = per_cell.filter((pl.col("n_pos") >= min_positives) & (pl.col("n_neg") >= 1) & pl.col("auroc").is_not_null())
+    qualifying = per_cell.filter(
+        (pl.col("n_pos") >= min_positives) & (pl.col("n_neg") >= 1) & pl.col("auroc").is_not_null()
+    )
     means = qualifying.group_by(["key", "peptide"]).agg(pl.col("auroc").mean(), pl.len().alias("n"))
     lookup = {(k, p): (a, n) for k, p, a, n in means.iter_rows()}
     peptides = tuple(counts["peptide"].to_list())
@@ -110,6 +125,13 @@ def peptide_table(rows: Sequence[BoardRow], predictions_dir: Path, *, min_positi
     keys = tuple(r.key for r in rows if r.key in present)
     auroc = tuple(tuple(float(lookup.get((k, p), (math.nan, 0))[0]) for p in peptides) for k in keys)
     n_cells = tuple(tuple(int(lookup.get((k, p), (math.nan, 0))[1]) for p in peptides) for k in keys)
-    return PeptideTable(peptides=peptides, n_positives=tuple(int(x) for x in counts["n_pos"]),
-                        n_negatives=tuple(int(x) for x in counts["n_neg"]), keys=keys, auroc=auroc,
-                        n_cells=n_cells, min_positives=min_positives, n_missing=missing)
+    return PeptideTable(
+        peptides=peptides,
+        n_positives=tuple(int(x) for x in counts["n_pos"]),
+        n_negatives=tuple(int(x) for x in counts["n_neg"]),
+        keys=keys,
+        auroc=auroc,
+        n_cells=n_cells,
+        min_positives=min_positives,
+        n_missing=missing,
+    )

@@ -48,15 +48,21 @@ def paired_lines(board: Leaderboard) -> Plot | None:
             base = ref.get((cell.fold, cell.seed), math.nan)
             if not (math.isfinite(cell.score) and math.isfinite(base)):
                 continue
-            colour = FLAT if abs(cell.score - base) < 1e-12 else (UP if (cell.score > base) == board.meta.higher_is_better else DOWN)
+            colour = (
+                FLAT
+                if abs(cell.score - base) < 1e-12
+                else (UP if (cell.score > base) == board.meta.higher_is_better else DOWN)
+            )
             ax.plot([i - 0.28, i + 0.28], [base, cell.score], color=colour, lw=1.2, alpha=0.8, marker="o", ms=3)
     ax.set_xticks(range(len(rows)), [_tag(r) for r in rows], rotation=35, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(rows) - 0.4)
     ax.set_ylabel(label_text(board.metric))
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Per fold: supervised reference (left end) → configuration (right end)", fontsize=10)
-    caption = ("One line per (fold, seed) cell, from the score of the supervised arm the row is compared with to the "
-               "configuration's score on the same cell; green: the configuration wins the cell, red: it loses.")
+    caption = (
+        "One line per (fold, seed) cell, from the score of the supervised arm the row is compared with to the "
+        "configuration's score on the same cell; green: the configuration wins the cell, red: it loses."
+    )
     return Plot("paired_lines", "Paired per-fold scores", caption, to_png(fig))
 
 
@@ -80,9 +86,11 @@ def forest(board: Leaderboard) -> Plot | None:
     pct = f"{board.meta.confidence * 100:g}"
     ax.set_xlabel(f"difference in {label_text(board.metric)} from the supervised reference ({pct}% corrected CI)")
     ax.grid(axis="x", alpha=0.3)
-    caption = (f"Mean difference from the supervised arm with its corrected {pct}% interval (Nadeau–Bengio). "
-               "An interval crossing the dashed line at 0 is not shown to differ. Filled: Holm p < 0.05. "
-               "Blue: pretrained, orange: baselines, grey: shortcut baselines.")
+    caption = (
+        f"Mean difference from the supervised arm with its corrected {pct}% interval (Nadeau–Bengio). "
+        "An interval crossing the dashed line at 0 is not shown to differ. Filled: Holm p < 0.05. "
+        "Blue: pretrained, orange: baselines, grey: shortcut baselines."
+    )
     return Plot("forest", "Differences from the supervised arm", caption, to_png(fig))
 
 
@@ -100,17 +108,30 @@ def peptide_heatmap(board: Leaderboard, max_peptides: int = MAX_PEPTIDES) -> Plo
     image = ax.imshow(masked, cmap="RdBu", norm=TwoSlopeNorm(vcenter=0.5, vmin=0.0, vmax=1.0), aspect="auto")
     ax.set_facecolor("#dddddd")
     ax.set_yticks(range(len(rows)), [_tag(r) for r in rows], fontsize=8)
-    ax.set_xticks(range(n), [label_text(f"{p} ({k})", 24) for p, k in zip(table.peptides[:n], table.n_positives[:n])],
-                  rotation=90, fontsize=7)
+    ax.set_xticks(
+        range(n),
+        [label_text(f"{p} ({k})", 24) for p, k in zip(table.peptides[:n], table.n_positives[:n])],
+        rotation=90,
+        fontsize=7,
+    )
     if values.size <= 400:
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if abs(v - 0.5) > 0.3 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if abs(v - 0.5) > 0.3 else "black",
+                )
     fig.colorbar(image, ax=ax, shrink=0.8, label="AUROC")
     more = f" (the {n} with most positives of {len(table.peptides)})" if n < len(table.peptides) else ""
-    caption = (f"AUROC per peptide{more}; in brackets its positives in the test folds. {table.how}. "
-               "Grey: no fold had enough positives.")
+    caption = (
+        f"AUROC per peptide{more}; in brackets its positives in the test folds. {table.how}. "
+        "Grey: no fold had enough positives."
+    )
     return Plot("peptide_heatmap", "Per-peptide AUROC", caption, to_png(fig))
 
 
@@ -140,14 +161,22 @@ def cd_diagram(ranking: Ranking) -> Plot | None:
         level = -(pos + 1) if left else -(k - pos)
         x_end = 0.5 - 0.05 * k if left else k + 0.5 + 0.05 * k
         ax.plot([ranks[i], ranks[i], x_end], [0, level * 0.5 - 0.1, level * 0.5 - 0.1], color="#444444", lw=0.8)
-        ax.text(x_end, level * 0.5 - 0.1, f" {label_text(names[i], 34)} ({ranks[i]:.2f}) ", fontsize=8, va="center",
-                ha="right" if left else "left")
+        ax.text(
+            x_end,
+            level * 0.5 - 0.1,
+            f" {label_text(names[i], 34)} ({ranks[i]:.2f}) ",
+            fontsize=8,
+            va="center",
+            ha="right" if left else "left",
+        )
     for j, clique in enumerate(ranking.cliques):
         members = [ranks[names.index(m)] for m in clique]
         y = -0.18 - 0.14 * j
         ax.plot([min(members) - 0.03, max(members) + 0.03], [y, y], color="#2166ac", lw=3, solid_capstyle="round")
-    caption = (f"Mean rank of each method over {len(ranking.datasets)} datasets (1 = best). Methods joined by a blue "
-               f"bar differ by less than the Nemenyi critical difference (alpha = {ranking.alpha:g}): not shown to differ.")
+    caption = (
+        f"Mean rank of each method over {len(ranking.datasets)} datasets (1 = best). Methods joined by a blue "
+        f"bar differ by less than the Nemenyi critical difference (alpha = {ranking.alpha:g}): not shown to differ."
+    )
     return Plot("cd_diagram", "Critical-difference diagram", caption, to_png(fig))
 
 

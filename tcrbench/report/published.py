@@ -33,8 +33,11 @@ def published_lines(board: Leaderboard) -> list[PublishedLine]:
         return []
     lines = [PublishedLine(name, "published", score) for name, score in pub.results.items()]
     if board.metric == pub.metric:
-        lines += [PublishedLine(f"{r.label} [{r.protocol}]", "this run", r.mean, r.sd, r.shortcut)
-                  for r in board.rows if r.mean == r.mean]
+        lines += [
+            PublishedLine(f"{r.label} [{r.protocol}]", "this run", r.mean, r.sd, r.shortcut)
+            for r in board.rows
+            if r.mean == r.mean
+        ]
     return sorted(lines, key=lambda x: -x.score if board.meta.higher_is_better else x.score)
 
 
@@ -52,6 +55,8 @@ def caption(board: Leaderboard) -> str:
     if board.metric == pub.metric:
         text += ", ranked with this run's configurations (mean ± sd over folds × seeds)"
     else:
-        text += (f". This board ranks by {board.metric}; `tcrbench report --metric {pub.metric}` puts this run's "
-                 "rows beside them")
+        text += (
+            f". This board ranks by {board.metric}; `tcrbench report --metric {pub.metric}` puts this run's "
+            "rows beside them"
+        )
     return text + "." + (f" {pub.note}" if pub.note else "")

@@ -86,10 +86,16 @@ def group_rows(rows: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Grou
         group = groups.setdefault(key, Group(key, row))
         ok = row["status"] == "ok"
         score = metric_value(row, metric, where) if ok else math.nan
-        cell = CellScore(fold=fold, seed=seed, score=score, status=str(row["status"]),
-                         reason=str(row.get("reason") or ""), row_key=str(row.get("row_key") or ""),
-                         n_train=_as_int(row.get("n_train") or 0, "n_train", where),
-                         n_test=_as_int(row.get("n_test") or 0, "n_test", where))
+        cell = CellScore(
+            fold=fold,
+            seed=seed,
+            score=score,
+            status=str(row["status"]),
+            reason=str(row.get("reason") or ""),
+            row_key=str(row.get("row_key") or ""),
+            n_train=_as_int(row.get("n_train") or 0, "n_train", where),
+            n_test=_as_int(row.get("n_test") or 0, "n_test", where),
+        )
         if (fold, seed) in group.cells:
             first = group.cells[(fold, seed)].row_key or "an earlier row"
             raise UsageError(f"{where}: a second row for {key}, fold {fold}, seed {seed} (the first is {first})")

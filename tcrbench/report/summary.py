@@ -14,5 +14,7 @@ def print_summary(summary: Any, cfg: Any, console: Console | None = None) -> Non
     """The run's board on the primary metric, then where the run folder is and what was computed or reused."""
     console = console or Console(width=160)
     render_console(build_board(summary.rows, metric=cfg.primary_metric), console)
-    console.print(f"run folder: {summary.path}  (config hash {summary.config_hash}; "
-                  f"{summary.computed} rows computed, {summary.skipped} reused)")
+    console.print(
+        f"run folder: {summary.path}  (config hash {summary.config_hash}; "
+        f"{summary.computed} rows computed, {summary.skipped} reused)"
+    )

@@ -57,7 +57,7 @@ class ResultRow:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ResultRow":
+    def from_dict(cls, d: dict[str, Any]) -> ResultRow:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 

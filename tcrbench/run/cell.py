@@ -28,6 +28,7 @@ from tcrbench.results.store import RunStore
 from tcrbench.run.config import RunConfig
 from tcrbench.run.evaluation import choose_threshold, evaluate
 from tcrbench.run.grid import Configuration
+from tcrbench.run.inner_split import InnerSplit, inner_split, usable
 from tcrbench.run.prepare import PreparedData
 from tcrbench.run.pretrain_cache import BatchObserver, PretrainCache
 from tcrbench.run.progress import Progress
@@ -35,7 +36,6 @@ from tcrbench.run.timelimit import TimeLimit
 from tcrbench.training.checkpoint import CellFiles, StoppedForTime
 from tcrbench.training.dynamics import protocol_name
 from tcrbench.training.failures import CellFailed
-from tcrbench.run.inner_split import InnerSplit, inner_split, usable
 from tcrbench.training.finetune import Validation, embed, finetune, predict
 from tcrbench.training.probe import linear_probe, linear_probe_per_group
 from tcrbench.training.seeding import derive_seed
@@ -69,9 +69,18 @@ def initial_encoder(cell: Cell, max_len: int) -> torch.nn.Module:
 class CellRunner:
     """Computes cells' rows in this process against one prepared run (its data, metrics and run folder)."""
 
-    def __init__(self, cfg: RunConfig, registry: Any, data: PreparedData, metrics: list[Any], store: RunStore,
-                 device: torch.device, config_hash: str, versions: dict[str, str],
-                 observe_pretrain_batch: BatchObserver | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        registry: Any,
+        data: PreparedData,
+        metrics: list[Any],
+        store: RunStore,
+        device: torch.device,
+        config_hash: str,
+        versions: dict[str, str],
+        observe_pretrain_batch: BatchObserver | None = None,
+    ) -> None:
         self.cfg = cfg
         self.registry = registry
         self.data = data
@@ -81,8 +90,9 @@ class CellRunner:
         self.config_hash = config_hash
         self.versions = versions
         self.limit = TimeLimit(cfg.max_time)
-        self.cache = PretrainCache(cfg, data, Path(store.cache_dir), device, self.limit, self.initial_encoder,
-                                   observe_pretrain_batch)
+        self.cache = PretrainCache(
+            cfg, data, Path(store.cache_dir), device, self.limit, self.initial_encoder, observe_pretrain_batch
+        )
 
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
         """The cell's fresh encoder at this run's sequence width."""
@@ -101,27 +111,52 @@ class CellRunner:
         except Exception as exc:  # one broken cell must not take the grid down; the traceback goes to run.log
             reason = str(exc) if isinstance(exc, CellFailed) else f"{type(exc).__name__}: {exc}"
             log.error("%s failed: %s", cell.row_key(protocols[0]), reason, exc_info=not isinstance(exc, CellFailed))
-            return [self.row(cell, p, redraw, status="failed", reason=reason, seconds=time.perf_counter() - start)
-                    for p in protocols]
+            return [
+                self.row(cell, p, redraw, status="failed", reason=reason, seconds=time.perf_counter() - start)
+                for p in protocols
+            ]
 
     def row(self, cell: Cell, protocol: str, redraw: bool, **kw: Any) -> ResultRow:
         """A result row of this cell, with its configuration, fold, plugin sources and versions filled in."""
         conf = cell.conf
         sources = {}
-        for kind, obj in ((Kind.AUGMENTATION, conf.aug_obj), (Kind.OBJECTIVE, conf.obj_obj),
-                          (Kind.ENCODER, conf.enc_obj), (Kind.BASELINE, conf.base_obj)):
-            for part in (getattr(obj, "parts", None) or ([obj] if obj is not None else [])):
+        for kind, obj in (
+            (Kind.AUGMENTATION, conf.aug_obj),
+            (Kind.OBJECTIVE, conf.obj_obj),
+            (Kind.ENCODER, conf.enc_obj),
+            (Kind.BASELINE, conf.base_obj),
+        ):
+            for part in getattr(obj, "parts", None) or ([obj] if obj is not None else []):
                 sources[f"{kind.value}:{part.name}"] = str(self.registry.get(kind, part.name).source)
         return ResultRow(
-            row_key=cell.row_key(protocol), config_hash=self.config_hash, config_id=cell.config_id,
-            label=conf.label, arm=conf.arm, protocol=protocol, augmentation=conf.augmentation,
-            objective=conf.objective, encoder=conf.encoder, baseline=conf.baseline, params=conf.params,
-            uses_labels=conf.uses_labels, shortcut=conf.shortcut, pretrain_on=self.cfg.pretrain_on,
-            fold=cell.fold_index, fold_name=cell.fold.name, seed=cell.seed, seeds_redraw_folds=redraw,
-            n_train=len(cell.fold.train), n_test=len(cell.fold.test), sources=sources, versions=self.versions, **kw)
+            row_key=cell.row_key(protocol),
+            config_hash=self.config_hash,
+            config_id=cell.config_id,
+            label=conf.label,
+            arm=conf.arm,
+            protocol=protocol,
+            augmentation=conf.augmentation,
+            objective=conf.objective,
+            encoder=conf.encoder,
+            baseline=conf.baseline,
+            params=conf.params,
+            uses_labels=conf.uses_labels,
+            shortcut=conf.shortcut,
+            pretrain_on=self.cfg.pretrain_on,
+            fold=cell.fold_index,
+            fold_name=cell.fold.name,
+            seed=cell.seed,
+            seeds_redraw_folds=redraw,
+            n_train=len(cell.fold.train),
+            n_test=len(cell.fold.test),
+            sources=sources,
+            versions=self.versions,
+            **kw,
+        )
 
-    def evaluate(self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray,
-                 predictions: str | None = None) -> tuple[dict[str, float], float]:
+    def evaluate(
+        self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray, predictions: str | None = None
+    ) -> tuple[dict[str, float], float]:
         """Metrics of the test fold at a threshold chosen on the training fold's scores, and that threshold.
 
         With `predictions` (a row key), the test fold's scores are also kept in the run folder under that key;
@@ -132,10 +167,18 @@ class CellRunner:
         threshold = choose_threshold(labels[fold.train], train_scores)
         metrics = evaluate(self.metrics, labels[fold.test], test_scores, peptides[fold.test], threshold)
         if predictions is not None:
-            self.store.write_predictions(predictions, pl.DataFrame({
-                "row": frame["__index"].to_numpy()[fold.test], "peptide": peptides[fold.test],
-                "cdr3b": frame["cdr3b"].to_numpy()[fold.test], "label": labels[fold.test], "score": test_scores,
-            }))
+            self.store.write_predictions(
+                predictions,
+                pl.DataFrame(
+                    {
+                        "row": frame["__index"].to_numpy()[fold.test],
+                        "peptide": peptides[fold.test],
+                        "cdr3b": frame["cdr3b"].to_numpy()[fold.test],
+                        "label": labels[fold.test],
+                        "score": test_scores,
+                    }
+                ),
+            )
         return metrics, float(threshold)
 
     def _baseline_row(self, cell: Cell, redraw: bool, start: float) -> ResultRow:
@@ -143,20 +186,31 @@ class CellRunner:
         train, test = frame[cell.fold.train.tolist()], frame[cell.fold.test.tolist()]
         seed = derive_seed(cell.seed, "baseline", cell.fold_index)
         s_train, s_test = cell.conf.base_obj.fit_predict(train, test, seed)
-        metrics, threshold = self.evaluate(cell, np.asarray(s_train, float), np.asarray(s_test, float),
-                                           predictions=cell.row_key("baseline"))
-        return self.row(cell, "baseline", redraw, status="ok", metrics=metrics, threshold=threshold,
-                        train_seconds=time.perf_counter() - start, seconds=time.perf_counter() - start)
+        metrics, threshold = self.evaluate(
+            cell, np.asarray(s_train, float), np.asarray(s_test, float), predictions=cell.row_key("baseline")
+        )
+        return self.row(
+            cell,
+            "baseline",
+            redraw,
+            status="ok",
+            metrics=metrics,
+            threshold=threshold,
+            train_seconds=time.perf_counter() - start,
+            seconds=time.perf_counter() - start,
+        )
 
-    def _encoder_rows(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress,
-                      start: float) -> list[ResultRow]:
+    def _encoder_rows(
+        self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress, start: float
+    ) -> list[ResultRow]:
         conf = cell.conf
         try:
             self.limit.check(f"starting {cell.row_key(protocols[0])}")
             encoder = self.initial_encoder(cell)
             pre: dict[str, Any] = {"pretrain_loss": None, "pretrain_losses": [], "pretrain_seconds": 0.0}
-            pretrains = conf.arm == "pretrained" or (conf.obj_obj is not None
-                                                     and getattr(conf.obj_obj, "pretrains", False))
+            pretrains = conf.arm == "pretrained" or (
+                conf.obj_obj is not None and getattr(conf.obj_obj, "pretrains", False)
+            )
             if pretrains:
                 pre = self.cache.pretrained(cell, encoder, progress)
             # dynamics rows first: the driver writes rows in order, so a cell whose main rows exist has them all
@@ -168,20 +222,38 @@ class CellRunner:
             t0 = time.perf_counter()
             s_train, s_test, trained = self._scores(cell, protocol, encoder, progress)
             metrics, threshold = self.evaluate(cell, s_train, s_test, predictions=cell.row_key(protocol))
-            rows.append(self.row(cell, protocol, redraw, status="ok", metrics=metrics, threshold=threshold,
-                                 train_seconds=time.perf_counter() - t0,
-                                 seconds=time.perf_counter() - t0 + pre["pretrain_seconds"], **pre, **trained))
+            rows.append(
+                self.row(
+                    cell,
+                    protocol,
+                    redraw,
+                    status="ok",
+                    metrics=metrics,
+                    threshold=threshold,
+                    train_seconds=time.perf_counter() - t0,
+                    seconds=time.perf_counter() - t0 + pre["pretrain_seconds"],
+                    **pre,
+                    **trained,
+                )
+            )
         self.limit.did_work()
         return rows
 
     def inner(self, cell: Cell) -> InnerSplit:
         """The cell's inner validation split (the same for every arm of this fold and seed)."""
         seed = derive_seed(cell.seed, "inner", cell.fold_index)
-        return inner_split(self.data.frame, np.asarray(cell.fold.train), self.cfg.split, self.cfg.budget.val_fraction,
-                           seed, self.registry)
+        return inner_split(
+            self.data.frame,
+            np.asarray(cell.fold.train),
+            self.cfg.split,
+            self.cfg.budget.val_fraction,
+            seed,
+            self.registry,
+        )
 
-    def _scores(self, cell: Cell, protocol: str, encoder: torch.nn.Module,
-                progress: Progress) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    def _scores(
+        self, cell: Cell, protocol: str, encoder: torch.nn.Module, progress: Progress
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         """Train- and test-fold scores of `encoder` under a protocol (fine-tuned on a copy, or linearly probed),
         and what the row records of the training: framing, epochs, the validation curve."""
         data = self.data
@@ -197,27 +269,42 @@ class CellRunner:
             if usable(data.labels[val_idx].numpy()):
                 validation = Validation(data.tokens.index(val_idx), data.labels[val_idx], data.groups[val_idx])
             elif len(val_idx):
-                log.warning("%s: the inner validation split has one class only; training without early stopping",
-                            cell.row_key(protocol))
+                log.warning(
+                    "%s: the inner validation split has one class only; training without early stopping",
+                    cell.row_key(protocol),
+                )
                 fit_idx = train_idx
-            model, stats = finetune(copy.deepcopy(encoder), data.tokens.index(fit_idx), data.labels[fit_idx],
-                                    self.cfg.budget, seed, self.device,
-                                    loss=getattr(cell.conf.enc_obj, "loss", "ce"), on_step=progress.step("fine-tune"),
-                                    validation=validation, groups=data.groups[fit_idx] if per_peptide else None,
-                                    n_groups=self.n_groups if per_peptide else 1)
+            model, stats = finetune(
+                copy.deepcopy(encoder),
+                data.tokens.index(fit_idx),
+                data.labels[fit_idx],
+                self.cfg.budget,
+                seed,
+                self.device,
+                loss=getattr(cell.conf.enc_obj, "loss", "ce"),
+                on_step=progress.step("fine-tune"),
+                validation=validation,
+                groups=data.groups[fit_idx] if per_peptide else None,
+                n_groups=self.n_groups if per_peptide else 1,
+            )
             g_train = groups[train_idx] if groups is not None else None
             g_test = groups[test_idx] if groups is not None else None
             s_train = predict(model, data.tokens.index(train_idx), self.device, groups=g_train)
             s_test = predict(model, data.tokens.index(test_idx), self.device, groups=g_test)
-            trained.update(epochs=stats.epochs, best_epoch=stats.best_epoch, val_curve=stats.val_curve,
-                           n_val=len(val_idx) if validation is not None else 0)
+            trained.update(
+                epochs=stats.epochs,
+                best_epoch=stats.best_epoch,
+                val_curve=stats.val_curve,
+                n_val=len(val_idx) if validation is not None else 0,
+            )
         else:
             x_train = embed(encoder, data.tokens.index(train_idx), self.device)
             x_test = embed(encoder, data.tokens.index(test_idx), self.device)
             y_train = data.labels[train_idx].numpy()
             if per_peptide:
-                s_train, s_test = linear_probe_per_group(x_train, y_train, x_test, data.groups[train_idx].numpy(),
-                                                         data.groups[test_idx].numpy(), seed)
+                s_train, s_test = linear_probe_per_group(
+                    x_train, y_train, x_test, data.groups[train_idx].numpy(), data.groups[test_idx].numpy(), seed
+                )
             else:
                 s_train, s_test = linear_probe(x_train, y_train, x_test, seed)
         if not (np.isfinite(s_train).all() and np.isfinite(s_test).all()):
@@ -245,8 +332,9 @@ class CellRunner:
             stale.unlink(missing_ok=True)
         return rows
 
-    def _dynamics_result(self, cell: Cell, protocol: str, step: int, files: CellFiles,
-                         progress: Progress) -> dict[str, Any]:
+    def _dynamics_result(
+        self, cell: Cell, protocol: str, step: int, files: CellFiles, progress: Progress
+    ) -> dict[str, Any]:
         """The evaluation of one snapshot, cached so a resumed cell does not evaluate it twice."""
         cache = files.evaluation(protocol, step)
         if cache.exists():

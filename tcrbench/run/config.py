@@ -71,8 +71,9 @@ def parse_published(raw: Any, where: str) -> Published:
         raise UsageError(f"{where}: [published] must be a table with metric, results, source and note")
     unknown = set(raw) - {"metric", "results", "source", "note"}
     if unknown:
-        raise UsageError(f"{where} [published]: unknown setting {sorted(unknown)[0]!r} "
-                         "(expected metric, results, source, note)")
+        raise UsageError(
+            f"{where} [published]: unknown setting {sorted(unknown)[0]!r} (expected metric, results, source, note)"
+        )
     metric, results = raw.get("metric"), raw.get("results")
     if not isinstance(metric, str) or not metric:
         raise UsageError(f"{where} [published]: metric must name the metric the results are in, such as 'macro_auroc'")
@@ -216,7 +217,7 @@ def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Pa
     for key, value in budget.items():
         _set(cfg.budget, key, value, f"{where} [budget]")
     if base_dir is not None and cfg.data and not Path(cfg.data).is_absolute():
-        candidate = (base_dir / cfg.data)
+        candidate = base_dir / cfg.data
         if candidate.exists():
             cfg.data = str(candidate.resolve())
     validate(cfg)
@@ -242,12 +243,16 @@ def validate(cfg: RunConfig) -> None:
         (b.schedule in ("linear", "constant"), f"--schedule must be linear or constant, got {b.schedule!r}"),
         (b.monitor in ("auroc", "loss"), f"--monitor must be auroc or loss, got {b.monitor!r}"),
         (cfg.framing in ("pan", "per_peptide"), f"--framing must be pan or per_peptide, got {cfg.framing!r}"),
-        (set(cfg.protocols) <= {"finetune", "probe"} and cfg.protocols,
-         f"--protocol must be finetune and/or probe, got {cfg.protocols}"),
+        (
+            set(cfg.protocols) <= {"finetune", "probe"} and cfg.protocols,
+            f"--protocol must be finetune and/or probe, got {cfg.protocols}",
+        ),
         (cfg.subsample is None or cfg.subsample >= 20, f"--subsample must be at least 20 rows, got {cfg.subsample}"),
         (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
-        (cfg.checkpoint_every is None or cfg.checkpoint_every >= 1,
-         f"--checkpoint-every must be at least 1 step, got {cfg.checkpoint_every}"),
+        (
+            cfg.checkpoint_every is None or cfg.checkpoint_every >= 1,
+            f"--checkpoint-every must be at least 1 step, got {cfg.checkpoint_every}",
+        ),
         (cfg.checkpoint_minutes >= 0, f"--checkpoint-minutes must be >= 0 (0 = off), got {cfg.checkpoint_minutes}"),
         (cfg.max_time is None or cfg.max_time > 0, f"--max-time must be more than zero, got {cfg.max_time}"),
     ]

@@ -79,8 +79,9 @@ def choose_threshold(y_train: Any, s_train: Any) -> float:
     return chosen
 
 
-def evaluate_details(metrics: Sequence[Any], y_true: Any, y_score: Any, peptides: Any,
-                     threshold: float) -> dict[str, MetricValue]:
+def evaluate_details(
+    metrics: Sequence[Any], y_true: Any, y_score: Any, peptides: Any, threshold: float
+) -> dict[str, MetricValue]:
     """Each metric's MetricValue by name, after checking the inputs once."""
     y = as_labels(y_true, "evaluate")
     s = as_scores(y_score, len(y), "evaluate")

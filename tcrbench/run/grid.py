@@ -55,13 +55,21 @@ class Configuration:
     @property
     def params(self) -> dict[str, Any]:
         """Every plugin's name and resolved parameters: recorded in each row, and part of the config id."""
-        return {"augmentation": describe(self.aug_obj), "objective": describe(self.obj_obj),
-                "encoder": describe(self.enc_obj), "baseline": describe(self.base_obj)}
+        return {
+            "augmentation": describe(self.aug_obj),
+            "objective": describe(self.obj_obj),
+            "encoder": describe(self.enc_obj),
+            "baseline": describe(self.base_obj),
+        }
 
     def config_id(self, cfg: RunConfig) -> str:
         """Everything that changes this configuration's numbers."""
-        payload = {"arm": self.arm, "params": self.params, "budget": cfg.budget.__dict__,
-                   "pretrain_on": cfg.pretrain_on}
+        payload = {
+            "arm": self.arm,
+            "params": self.params,
+            "budget": cfg.budget.__dict__,
+            "pretrain_on": cfg.pretrain_on,
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
     @property
@@ -91,28 +99,64 @@ def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
     baselines = registry.names(Kind.BASELINE) if cfg.baselines is None else cfg.baselines
     for spec in baselines:
         obj = registry.create(Kind.BASELINE, spec)
-        configs.append(Configuration(label=spec, arm="baseline", protocols=("baseline",), baseline=spec,
-                                     uses_labels=True, shortcut=bool(getattr(obj, "shortcut", False)), base_obj=obj))
+        configs.append(
+            Configuration(
+                label=spec,
+                arm="baseline",
+                protocols=("baseline",),
+                baseline=spec,
+                uses_labels=True,
+                shortcut=bool(getattr(obj, "shortcut", False)),
+                base_obj=obj,
+            )
+        )
     # the NetTCR-style CNN trained with labels only: the small supervised model published CNNs are, on every board
     if cfg.baselines is None and SUPERVISED_CNN in registry.names(Kind.ENCODER) and enc.name != SUPERVISED_CNN:
         cnn = registry.create(Kind.ENCODER, SUPERVISED_CNN)
         none = registry.create(Kind.OBJECTIVE, "none")
-        configs.append(Configuration(label=f"{SUPERVISED_CNN} (supervised)", arm="baseline", protocols=("finetune",),
-                                     objective="none", encoder=SUPERVISED_CNN, uses_labels=True, enc_obj=cnn,
-                                     obj_obj=none))
+        configs.append(
+            Configuration(
+                label=f"{SUPERVISED_CNN} (supervised)",
+                arm="baseline",
+                protocols=("finetune",),
+                objective="none",
+                encoder=SUPERVISED_CNN,
+                uses_labels=True,
+                enc_obj=cnn,
+                obj_obj=none,
+            )
+        )
     none = registry.create(Kind.OBJECTIVE, "none")
-    configs.append(Configuration(label=f"supervised · {cfg.encoder}", arm="supervised",
-                                 protocols=tuple(cfg.protocols), objective="none", encoder=cfg.encoder,
-                                 enc_obj=enc, obj_obj=none))
+    configs.append(
+        Configuration(
+            label=f"supervised · {cfg.encoder}",
+            arm="supervised",
+            protocols=tuple(cfg.protocols),
+            objective="none",
+            encoder=cfg.encoder,
+            enc_obj=enc,
+            obj_obj=none,
+        )
+    )
     for aug_spec, obj_spec in pretraining_pairs(cfg):
         aug = registry.create(Kind.AUGMENTATION, aug_spec)
         obj = registry.create(Kind.OBJECTIVE, obj_spec)
         if not getattr(obj, "pretrains", True):
             continue  # `none` is the supervised arm, already present
-        configs.append(Configuration(
-            label=f"{aug_spec} × {obj_spec} · {cfg.encoder}", arm="pretrained", protocols=tuple(cfg.protocols),
-            augmentation=aug_spec, objective=obj_spec, encoder=cfg.encoder,
-            uses_labels=bool(getattr(obj, "uses_labels", False)), aug_obj=aug, obj_obj=obj, enc_obj=enc))
+        configs.append(
+            Configuration(
+                label=f"{aug_spec} × {obj_spec} · {cfg.encoder}",
+                arm="pretrained",
+                protocols=tuple(cfg.protocols),
+                augmentation=aug_spec,
+                objective=obj_spec,
+                encoder=cfg.encoder,
+                uses_labels=bool(getattr(obj, "uses_labels", False)),
+                aug_obj=aug,
+                obj_obj=obj,
+                enc_obj=enc,
+            )
+        )
     labels = [c.label for c in configs]
     dupes = {x for x in labels if labels.count(x) > 1}
     if dupes:

@@ -28,8 +28,9 @@ class InnerSplit:
     val: np.ndarray
 
 
-def inner_split(frame: pl.DataFrame, train: np.ndarray, split_spec: str, fraction: float, seed: int,
-                registry: Any) -> InnerSplit:
+def inner_split(
+    frame: pl.DataFrame, train: np.ndarray, split_spec: str, fraction: float, seed: int, registry: Any
+) -> InnerSplit:
     """Hold out about `fraction` of the training fold `train` (row indices of `frame`) for validation."""
     train = np.asarray(train)
     if fraction <= 0:

@@ -39,9 +39,16 @@ BatchObserver = Callable[["Cell", PretrainBatch], None]
 class PretrainCache:
     """Pretrained encoders of one run folder's cells: load the finished one, or pretrain (resuming) and keep it."""
 
-    def __init__(self, cfg: RunConfig, data: PreparedData, cache_dir: Path, device: torch.device,
-                 limit: TimeLimit, fresh_encoder: Callable[[Cell], torch.nn.Module],
-                 observe_batch: BatchObserver | None = None) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        data: PreparedData,
+        cache_dir: Path,
+        device: torch.device,
+        limit: TimeLimit,
+        fresh_encoder: Callable[[Cell], torch.nn.Module],
+        observe_batch: BatchObserver | None = None,
+    ) -> None:
         self.cfg = cfg
         self.data = data
         self.cache_dir = cache_dir
@@ -76,8 +83,9 @@ class PretrainCache:
                 CheckpointDir(files.checkpoints).clear()
                 return result
             except Exception as exc:  # a damaged cache costs a re-run of pretraining, never a wrong encoder
-                log.warning("%s: cached encoder unreadable (%s: %s); pretraining again", files.weights,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "%s: cached encoder unreadable (%s: %s); pretraining again", files.weights, type(exc).__name__, exc
+                )
                 encoder.load_state_dict(self.fresh_encoder(cell).state_dict())
                 files.forget()
         data, conf, cfg = self.data, cell.conf, self.cfg
@@ -94,23 +102,42 @@ class PretrainCache:
             observe = self.observe_batch
             observer = lambda b: observe(cell, b)
         checkpointing = Checkpointing(
-            files.checkpoints, every_steps=cfg.checkpoint_every,
+            files.checkpoints,
+            every_steps=cfg.checkpoint_every,
             every_seconds=cfg.checkpoint_minutes * 60 if cfg.checkpoint_minutes else None,
             deadline=self.limit.deadline(),
-            snapshot_dir=files.dynamics if schedule else None, snapshot_steps=schedule.steps if schedule else None)
-        stats = pretrain(encoder, obj, conf.aug_obj, batch, cfg.budget,
-                         derive_seed(cell.seed, "pretrain", cell.fold_index), self.device,
-                         on_step=progress.step("pretrain"), observe_batch=observer, checkpointing=checkpointing)
+            snapshot_dir=files.dynamics if schedule else None,
+            snapshot_steps=schedule.steps if schedule else None,
+        )
+        stats = pretrain(
+            encoder,
+            obj,
+            conf.aug_obj,
+            batch,
+            cfg.budget,
+            derive_seed(cell.seed, "pretrain", cell.fold_index),
+            self.device,
+            on_step=progress.step("pretrain"),
+            observe_batch=observer,
+            checkpointing=checkpointing,
+        )
         if stats.resumed_from:
             log.info("%s: pretraining resumed from the checkpoint of step %d", files.key, stats.resumed_from)
         encoder.to("cpu")
-        result = {"pretrain_loss": stats.final_loss, "pretrain_losses": stats.epoch_losses,
-                  "pretrain_seconds": stats.seconds}
+        result = {
+            "pretrain_loss": stats.final_loss,
+            "pretrain_losses": stats.epoch_losses,
+            "pretrain_seconds": stats.seconds,
+        }
         if schedule is not None:
             beyond = schedule.beyond(stats.steps)
             if beyond:
-                log.warning("--eval-every: step(s) %s are past the %d pretraining steps of %s; skipped",
-                            ", ".join(map(str, beyond)), stats.steps, files.key)
+                log.warning(
+                    "--eval-every: step(s) %s are past the %d pretraining steps of %s; skipped",
+                    ", ".join(map(str, beyond)),
+                    stats.steps,
+                    files.key,
+                )
             write_text(files.index, json.dumps({"steps": schedule.steps(stats.steps), "total": stats.steps}))
         with atomic_path(files.weights) as tmp:
             torch.save(encoder.state_dict(), tmp)

@@ -21,8 +21,14 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
 
-            self.bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+            self.bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
             self.bar.start()
             self.grid = self.bar.add_task("grid", total=total)
             self.cell = self.bar.add_task("", total=1, visible=False)
@@ -34,10 +40,16 @@ class Progress:
 
     def step(self, phase: str) -> StepCallback:
         """The `on_step` callback a training loop reports (step, total, loss, sequences per second) to."""
+
         def update(step: int, total: int, loss: float, per_s: float) -> None:
             if self.bar:
-                self.bar.update(self.cell, completed=step, total=total,
-                                description=f"  {phase}: loss {loss:.4f}, {per_s:,.0f} seq/s")
+                self.bar.update(
+                    self.cell,
+                    completed=step,
+                    total=total,
+                    description=f"  {phase}: loss {loss:.4f}, {per_s:,.0f} seq/s",
+                )
+
         return update
 
     def advance(self, n: int = 1) -> None:

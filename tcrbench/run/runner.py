@@ -71,10 +71,17 @@ def expected_cost(conf: Configuration, protocols: tuple[str, ...]) -> int:
 class Runner:
     """One run: set up once per process, then the grid loop (driver) or single cells (workers)."""
 
-    def __init__(self, cfg: RunConfig, plugins: Any, out: str | Path | None = None, overwrite: bool = False,
-                 retry_failed: bool = False, quiet: bool = False,
-                 observe_pretrain_batch: Callable[[Cell, PretrainBatch], None] | None = None,
-                 trackers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        cfg: RunConfig,
+        plugins: Any,
+        out: str | Path | None = None,
+        overwrite: bool = False,
+        retry_failed: bool = False,
+        quiet: bool = False,
+        observe_pretrain_batch: Callable[[Cell, PretrainBatch], None] | None = None,
+        trackers: Sequence[str] = (),
+    ) -> None:
         self.cfg = cfg
         self.plugins = plugins
         self.registry = plugins.registry
@@ -95,8 +102,10 @@ class Runner:
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         self.configs = plan(cfg, self.registry)
-        self.metrics = [self.registry.create(Kind.METRIC, m)
-                        for m in (self.registry.names(Kind.METRIC) if cfg.metrics is None else cfg.metrics)]
+        self.metrics = [
+            self.registry.create(Kind.METRIC, m)
+            for m in (self.registry.names(Kind.METRIC) if cfg.metrics is None else cfg.metrics)
+        ]
         if cfg.primary_metric not in [m.name for m in self.metrics]:
             from tcrbench.errors import UsageError
 
@@ -107,13 +116,21 @@ class Runner:
         self.path = Path(self.out) if self.out is not None else Path("runs") / f"{name}-{self.config_hash[:8]}"
         self.store = RunStore(self.path)
         self.versions = versions()
-        self.cell_runner = CellRunner(cfg, self.registry, self.data, self.metrics, self.store, self.device,
-                                      self.config_hash, self.versions, self.observe_pretrain_batch)
+        self.cell_runner = CellRunner(
+            cfg,
+            self.registry,
+            self.data,
+            self.metrics,
+            self.store,
+            self.device,
+            self.config_hash,
+            self.versions,
+            self.observe_pretrain_batch,
+        )
         if not open_store:
             return
         env = environment(self.device, self.plugins)
-        env["data"] = {"source": self.data.source, "rows": self.data.frame.height,
-                       "fingerprint": self.data.fingerprint}
+        env["data"] = {"source": self.data.source, "rows": self.data.frame.height, "fingerprint": self.data.fingerprint}
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
         from tcrbench.trackers.selection import write_selection
 
@@ -150,17 +167,23 @@ class Runner:
             if not file.is_file():
                 raise UsageError(
                     f"plugin {name!r} was registered in-process ({src}); parallel executors rebuild the plugins in"
-                    " each worker, so put it in a --plugins-dir file or an installed package")
+                    " each worker, so put it in a --plugins-dir file or an installed package"
+                )
             dirs.add(str(file.resolve().parent))
         if len(dirs) > 1:
-            raise UsageError(f"plugin files come from several folders ({', '.join(sorted(dirs))});"
-                             " parallel executors load one --plugins-dir")
+            raise UsageError(
+                f"plugin files come from several folders ({', '.join(sorted(dirs))});"
+                " parallel executors load one --plugins-dir"
+            )
         return JobSpec(
-            cfg=self.cfg, out=str(Path(self.path).resolve()), config_hash=self.config_hash,
+            cfg=self.cfg,
+            out=str(Path(self.path).resolve()),
+            config_hash=self.config_hash,
             n_cells=len(self._cells),
             builtins=tuple(n for n, s in sources.items() if s.origin == "built-in"),
             entry_points=any(s.origin == "distribution" for s in sources.values()),
-            plugins_dir=next(iter(dirs), None), disabled=tuple(sorted(_env_list("TCRBENCH_DISABLE_PLUGINS"))),
+            plugins_dir=next(iter(dirs), None),
+            disabled=tuple(sorted(_env_list("TCRBENCH_DISABLE_PLUGINS"))),
             plugin_sources=plugin_fingerprint(sources),
         )
 
@@ -186,8 +209,7 @@ class Runner:
         missing = []
         for protocol in cell.conf.protocols:
             key = cell.row_key(protocol)
-            if not self.store.has(key) or (
-                    self.retry_failed and self.store.read_row(key).get("status") == "failed"):
+            if not self.store.has(key) or (self.retry_failed and self.store.read_row(key).get("status") == "failed"):
                 missing.append(protocol)
         return missing
 
@@ -209,12 +231,20 @@ class Runner:
             missing = self.todo(cell)
             skipped += len(cell.conf.protocols) - len(missing)
             if missing:
-                tasks.append(CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}"))
+                tasks.append(
+                    CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}")
+                )
         progress.advance(skipped)
         tasks.sort(key=lambda t: -expected_cost(cells[t.index].conf, t.protocols))
         executor = executor or SerialExecutor()
-        log.info("run %s: %d cells, %d rows, %d to compute on %s", self.config_hash, len(cells), total,
-                 sum(len(t.protocols) for t in tasks), executor.name)
+        log.info(
+            "run %s: %d cells, %d rows, %d to compute on %s",
+            self.config_hash,
+            len(cells),
+            total,
+            sum(len(t.protocols) for t in tasks),
+            executor.name,
+        )
         try:
             if getattr(executor, "remote", False):  # workers rebuild this run from plain data
                 executor.run(tasks, self.job_spec(), self.accept_rows, self.lose_task)
@@ -229,8 +259,9 @@ class Runner:
             self.plugins.hook.run_finished(run_dir=self.path, rows=rows)
         except Exception as exc:  # an observer must not lose a finished run
             log.warning("run_finished observer failed: %s", exc)
-        return RunSummary(self.path, self.config_hash, rows, self._computed, skipped, failed,
-                          list(dict.fromkeys(warnings)))
+        return RunSummary(
+            self.path, self.config_hash, rows, self._computed, skipped, failed, list(dict.fromkeys(warnings))
+        )
 
     # ------------------------------------------------------------ cells, and what comes back from them
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
@@ -247,8 +278,9 @@ class Runner:
             self._cells, _, self._redraws = self.cells()
         cell = self._cells[task.index]
         self._progress.start_cell(task.label)
-        return [r.to_dict() for r in self.run_cell(cell, list(task.protocols), self._redraws[cell.seed],
-                                                   self._progress)]
+        return [
+            r.to_dict() for r in self.run_cell(cell, list(task.protocols), self._redraws[cell.seed], self._progress)
+        ]
 
     def accept_rows(self, task: CellTask, rows: list[dict[str, Any]]) -> None:
         """The driver's side: write each row atomically, then tell observers."""
@@ -265,8 +297,10 @@ class Runner:
         cell = self._cells[task.index]
         log.error("%s lost: %s", cell.row_key(task.protocols[0]), reason)
         redraw = self._redraws[cell.seed]
-        self.accept_rows(task, [self.cell_runner.row(cell, p, redraw, status="failed", reason=reason).to_dict()
-                                for p in task.protocols])
+        self.accept_rows(
+            task,
+            [self.cell_runner.row(cell, p, redraw, status="failed", reason=reason).to_dict() for p in task.protocols],
+        )
 
     def _notify_cell(self, row: ResultRow) -> None:
         try:

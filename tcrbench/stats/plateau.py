@@ -12,8 +12,8 @@ again falls by more than `tolerance` of the whole run's loss range.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -33,8 +33,9 @@ class Plateau:
     reached: bool
 
 
-def plateau(steps: Sequence[int], means: Sequence[float], noise: Sequence[float], width: float = 1.0,
-            min_points: int = 2) -> Plateau:
+def plateau(
+    steps: Sequence[int], means: Sequence[float], noise: Sequence[float], width: float = 1.0, min_points: int = 2
+) -> Plateau:
     """Apply the plateau rule to a curve given at ascending `steps` (non-finite points are left out)."""
     s, m, e = _finite_points(steps, means, noise)
     if len(s) == 0:
@@ -70,8 +71,9 @@ def loss_converged(steps: Sequence[int], losses: Sequence[float], tolerance: flo
     return int(s[first]) if first < len(s) - 1 else None
 
 
-def _finite_points(steps: Sequence[int], values: Sequence[float],
-                   noise: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _finite_points(
+    steps: Sequence[int], values: Sequence[float], noise: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not (len(steps) == len(values) == len(noise)):
         raise ValueError(f"steps, values and noise differ in length ({len(steps)}, {len(values)}, {len(noise)})")
     s = np.asarray(steps, dtype=np.int64)

@@ -20,7 +20,7 @@ class JsonlTracker:
     def __init__(self, run: RunInfo) -> None:
         self.run = run
         self.path = run.run_dir / FILE
-        self.handle = open(self.path, "a", encoding="utf-8")
+        self.handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the tracker's lifetime, closed in finish()
 
     def cell(self, record: dict[str, Any]) -> None:
         line = {**record, "invocation": self.run.invocation, "step": self.run.step(record)}

@@ -51,21 +51,31 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=uri)
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "tcrbench")
         experiment = self.client.get_experiment_by_name(name)
-        experiment_id = (experiment.experiment_id if experiment is not None
-                         else self.client.create_experiment(name, artifact_location=artifacts))
-        found = self.client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{run.run_id}'",
-                                        max_results=1)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else self.client.create_experiment(name, artifact_location=artifacts)
+        )
+        found = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{run.run_id}'", max_results=1
+        )
         if found:  # a resumed run continues its MLflow run
             self.run_id = found[0].info.run_id
             self.client.update_run(self.run_id, status="RUNNING")
         else:
-            created = self.client.create_run(experiment_id, run_name=run.name, tags={
-                RUN_TAG: run.run_id, "tcrbench.config_hash": run.config_hash,
-                "tcrbench.run_dir": str(run.run_dir.resolve())})
+            created = self.client.create_run(
+                experiment_id,
+                run_name=run.name,
+                tags={
+                    RUN_TAG: run.run_id,
+                    "tcrbench.config_hash": run.config_hash,
+                    "tcrbench.run_dir": str(run.run_dir.resolve()),
+                },
+            )
             self.run_id = created.info.run_id
             params = [Param(k, v) for k, v in sorted(_flatten(run.config).items())]
             for i in range(0, len(params), 100):  # MLflow takes at most 100 params per call
-                self.client.log_batch(self.run_id, params=params[i:i + 100])
+                self.client.log_batch(self.run_id, params=params[i : i + 100])
         self.buffer: list[Any] = []
         self.last_flush = time.monotonic()
 
@@ -74,8 +84,11 @@ class MlflowTracker:
 
         step, key = self.info.step(record), record["series"]
         stamp = int(record["finished_at"] * 1000)
-        values = ({f"{key}/failed": 1.0} if record["status"] != "ok" else
-                  {f"{key}/{m}": v for m, v in record["metrics"].items() if v is not None})
+        values = (
+            {f"{key}/failed": 1.0}
+            if record["status"] != "ok"
+            else {f"{key}/{m}": v for m, v in record["metrics"].items() if v is not None}
+        )
         if record["status"] == "ok" and record["pretrain_loss"] is not None:
             values[f"{key}/pretrain_loss"] = record["pretrain_loss"]
         self.buffer.extend(Metric(k, float(v), stamp, step) for k, v in values.items())

@@ -37,7 +37,7 @@ class RunInfo:
     generation: int = 0  # how many times --overwrite started the run folder again
 
     @classmethod
-    def load(cls, run_dir: Path, invocation: str, generation: int = 0) -> "RunInfo":
+    def load(cls, run_dir: Path, invocation: str, generation: int = 0) -> RunInfo:
         from tcrbench.results.folder import RunFolder
 
         folder = RunFolder(run_dir)
@@ -85,12 +85,20 @@ def safe(name: str) -> str:
 def cell_record(row: dict[str, Any]) -> dict[str, Any]:
     """One line of the metrics log: which cell, how it ended, its metrics and timings."""
     return {
-        "row_key": row["row_key"], "series": series(row), "label": row["label"], "arm": row["arm"],
-        "protocol": row["protocol"], "seed": row["seed"], "fold": row["fold"], "status": row["status"],
+        "row_key": row["row_key"],
+        "series": series(row),
+        "label": row["label"],
+        "arm": row["arm"],
+        "protocol": row["protocol"],
+        "seed": row["seed"],
+        "fold": row["fold"],
+        "status": row["status"],
         "reason": row.get("reason", ""),
         "metrics": {k: finite(v) for k, v in sorted(row.get("metrics", {}).items())},
         "pretrain_loss": finite(row.get("pretrain_loss")),
         "pretrain_losses": [finite(v) for v in row.get("pretrain_losses") or []],
-        "pretrain_seconds": row.get("pretrain_seconds", 0.0), "train_seconds": row.get("train_seconds", 0.0),
-        "seconds": row.get("seconds", 0.0), "finished_at": time.time(),
+        "pretrain_seconds": row.get("pretrain_seconds", 0.0),
+        "train_seconds": row.get("train_seconds", 0.0),
+        "seconds": row.get("seconds", 0.0),
+        "finished_at": time.time(),
     }

@@ -12,9 +12,9 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from tcrbench.errors import UsageError
 from tcrbench.results.atomic import write_text

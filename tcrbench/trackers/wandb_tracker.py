@@ -21,9 +21,15 @@ class WandbTracker:
 
         self.info = run
         self.run = wandb.init(
-            project=os.environ.get("WANDB_PROJECT", "tcrbench"), name=run.name, id=run.run_id, resume="allow",
-            dir=str(run.run_dir), group=run.config_hash or None, job_type="tcrbench-run",
-            config={**run.config, "config_hash": run.config_hash}, reinit="create_new",
+            project=os.environ.get("WANDB_PROJECT", "tcrbench"),
+            name=run.name,
+            id=run.run_id,
+            resume="allow",
+            dir=str(run.run_dir),
+            group=run.config_hash or None,
+            job_type="tcrbench-run",
+            config={**run.config, "config_hash": run.config_hash},
+            reinit="create_new",
             settings=wandb.Settings(silent=True, console="off"),
         )
         self.run.define_metric("cell_step")
@@ -48,9 +54,21 @@ class WandbTracker:
         records = [cell_record(r) for r in rows]
         metrics = sorted({m for r in records for m in r["metrics"]})
         columns = ["row_key", "label", "protocol", "seed", "fold", "status", *metrics]
-        table = wandb.Table(columns=columns, data=[
-            [r["row_key"], r["label"], r["protocol"], r["seed"], r["fold"], r["status"],
-             *[r["metrics"].get(m) for m in metrics]] for r in records])
+        table = wandb.Table(
+            columns=columns,
+            data=[
+                [
+                    r["row_key"],
+                    r["label"],
+                    r["protocol"],
+                    r["seed"],
+                    r["fold"],
+                    r["status"],
+                    *[r["metrics"].get(m) for m in metrics],
+                ]
+                for r in records
+            ],
+        )
         self.run.log({"cells": table})
         self.run.summary["rows"] = len(records)
         self.run.summary["failed"] = sum(r["status"] != "ok" for r in records)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -13,8 +13,9 @@ def steps_per_epoch(n: int, batch_size: int, min_batch: int = 1) -> int:
     return full + (1 if rest >= min_batch else 0)
 
 
-def batch_indices(n: int, batch_size: int, total_steps: int, generator: torch.Generator,
-                  min_batch: int = 1) -> Iterator[torch.Tensor]:
+def batch_indices(
+    n: int, batch_size: int, total_steps: int, generator: torch.Generator, min_batch: int = 1
+) -> Iterator[torch.Tensor]:
     """Yield `total_steps` index tensors, reshuffling at every epoch; a last batch below `min_batch` is skipped."""
     if n < min_batch:
         raise ValueError(f"{n} rows cannot fill a batch of at least {min_batch}")
@@ -22,7 +23,7 @@ def batch_indices(n: int, batch_size: int, total_steps: int, generator: torch.Ge
     while step < total_steps:
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             if len(idx) < min_batch:
                 continue
             yield idx

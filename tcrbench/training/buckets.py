@@ -31,30 +31,32 @@ def trim(tokens: TokenBatch) -> TokenBatch:
     return TokenBatch(tokens.ids[:, :width], tokens.segments[:, :width], tokens.regions[:, :width])
 
 
-def bucketed_epoch(row_lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
-                   pool: int = POOL_BATCHES) -> list[torch.Tensor]:
+def bucketed_epoch(
+    row_lengths: torch.Tensor, batch_size: int, generator: torch.Generator, pool: int = POOL_BATCHES
+) -> list[torch.Tensor]:
     """One epoch of index batches, each of rows of similar length, in random order."""
     n = len(row_lengths)
     order = torch.randperm(n, generator=generator)
     batches: list[torch.Tensor] = []
     span = batch_size * max(pool, 1)
     for start in range(0, n, span):
-        members = order[start:start + span]
+        members = order[start : start + span]
         members = members[torch.argsort(row_lengths[members], stable=True)]
-        batches.extend(members[i:i + batch_size] for i in range(0, len(members), batch_size))
+        batches.extend(members[i : i + batch_size] for i in range(0, len(members), batch_size))
     shuffle = torch.randperm(len(batches), generator=generator)
     return [batches[int(i)] for i in shuffle]
 
 
-def epoch_batches(tokens: TokenBatch, batch_size: int, generator: torch.Generator,
-                  bucket: bool = True) -> Iterator[torch.Tensor]:
+def epoch_batches(
+    tokens: TokenBatch, batch_size: int, generator: torch.Generator, bucket: bool = True
+) -> Iterator[torch.Tensor]:
     """Index batches for one epoch: bucketed by length, or plainly shuffled."""
     if bucket:
         yield from bucketed_epoch(lengths(tokens), batch_size, generator)
         return
     order = torch.randperm(len(tokens), generator=generator)
     for start in range(0, len(tokens), batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]
 
 
 def padding_share(tokens: TokenBatch, batches: list[torch.Tensor], trimmed: bool) -> float:
@@ -73,5 +75,5 @@ def padding_share(tokens: TokenBatch, batches: list[torch.Tensor], trimmed: bool
 def ordered_chunks(tokens: TokenBatch, batch_size: int) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Prediction batches of rows sorted by length, and the permutation that puts the outputs back in row order."""
     order = torch.argsort(lengths(tokens), stable=True)
-    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     return chunks, torch.argsort(order)

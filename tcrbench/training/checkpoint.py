@@ -76,7 +76,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     head = len(MAGIC) + _DIGEST_LEN + 1
     if len(raw) < head or not raw.startswith(MAGIC):
         raise CorruptCheckpoint(f"{p}: not a tcrbench checkpoint (bad header; truncated?)")
-    digest, data = raw[len(MAGIC):head - 1], raw[head:]
+    digest, data = raw[len(MAGIC) : head - 1], raw[head:]
     if hashlib.sha256(data).hexdigest().encode("ascii") != digest:
         raise CorruptCheckpoint(f"{p}: checksum mismatch ({len(data)} payload bytes; truncated or corrupted)")
     try:
@@ -120,7 +120,7 @@ class CheckpointDir:
     def save(self, step: int, payload: dict[str, Any]) -> None:
         """Write the step's checkpoint, then drop all but the newest `keep` (older ones are only a fallback)."""
         save_checkpoint(self.file(step), payload)
-        for old in self.steps()[self.keep:]:
+        for old in self.steps()[self.keep :]:
             self.file(old).unlink(missing_ok=True)
 
     def latest(self, accept: Callable[[dict[str, Any]], Optional[str]] | None = None) -> dict[str, Any] | None:

@@ -8,8 +8,9 @@ the one the main pretrained rows use, so the curve meets the leaderboard at both
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from tcrbench.errors import UsageError
 
@@ -35,7 +36,7 @@ class Schedule:
                 found = {total}
             else:
                 ratio = total ** (1.0 / (self.count - 1))
-                found = {min(total, max(1, round(ratio ** i))) for i in range(self.count)} | {total}
+                found = {min(total, max(1, round(ratio**i))) for i in range(self.count)} | {total}
         else:
             found = {s for s in self.points if 0 < s <= total}
         return sorted(found)
@@ -73,8 +74,9 @@ def _nonnegative(text: str, option: str, raw: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise UsageError(f"{option} {raw!r}: {text.strip()!r} is not a whole number of steps "
-                         "(use 200, 100,500,2000 or log:8)") from None
+        raise UsageError(
+            f"{option} {raw!r}: {text.strip()!r} is not a whole number of steps (use 200, 100,500,2000 or log:8)"
+        ) from None
     if value < 0:
         raise UsageError(f"{option} {raw!r}: steps cannot be negative ({value})")
     return value
@@ -89,7 +91,7 @@ def protocol_name(protocol: str) -> str:
 
 def base_protocol(name: str) -> str:
     """dynamics-probe -> probe."""
-    return name[len(PREFIX):] if name.startswith(PREFIX) else name
+    return name[len(PREFIX) :] if name.startswith(PREFIX) else name
 
 
 def is_dynamics_row(row: Mapping[str, Any]) -> bool:

@@ -58,8 +58,9 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def validation_score(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray | None = None,
-                     monitor: str = "auroc") -> float:
+def validation_score(
+    labels: np.ndarray, scores: np.ndarray, groups: np.ndarray | None = None, monitor: str = "auroc"
+) -> float:
     """The early-stopping signal: pooled AUROC, mean per-group (peptide) AUROC, or minus the log loss."""
     if monitor == "loss":
         p = np.clip(scores, 1e-7, 1 - 1e-7)

@@ -45,10 +45,16 @@ class Classifier(nn.Module):
         own: Any = getattr(encoder, "classifier_head", None)
         head: nn.Module | None = own(n_outputs) if own is not None else None
         hidden: Any = encoder.hidden_size
-        self.head = head if head is not None else ClassifierHead(
-            int(hidden), num_labels=n_outputs, dropout=float(getattr(encoder, "head_dropout", dropout)),
-            inner=int(getattr(encoder, "head_hidden", hidden)),
-            activation=str(getattr(encoder, "head_activation", "tanh")),
+        self.head = (
+            head
+            if head is not None
+            else ClassifierHead(
+                int(hidden),
+                num_labels=n_outputs,
+                dropout=float(getattr(encoder, "head_dropout", dropout)),
+                inner=int(getattr(encoder, "head_hidden", hidden)),
+                activation=str(getattr(encoder, "head_activation", "tanh")),
+            )
         )
 
     def forward(self, batch: TokenBatch, groups: torch.Tensor | None = None) -> torch.Tensor:
@@ -96,10 +102,19 @@ def _plan(n: int, batch: int, budget: Budget) -> tuple[int, int]:
     return budget.finetune_epochs, budget.finetune_epochs * per_epoch
 
 
-def finetune(encoder: nn.Module, tokens: TokenBatch, labels: torch.Tensor, budget: Budget, seed: int,
-             device: torch.device, loss: Literal["ce", "focal"] = "ce", on_step: StepCallback | None = None,
-             validation: Validation | None = None, groups: torch.Tensor | None = None,
-             n_groups: int = 1) -> tuple[Classifier, FinetuneStats]:
+def finetune(
+    encoder: nn.Module,
+    tokens: TokenBatch,
+    labels: torch.Tensor,
+    budget: Budget,
+    seed: int,
+    device: torch.device,
+    loss: Literal["ce", "focal"] = "ce",
+    on_step: StepCallback | None = None,
+    validation: Validation | None = None,
+    groups: torch.Tensor | None = None,
+    n_groups: int = 1,
+) -> tuple[Classifier, FinetuneStats]:
     """Train `encoder` with a fresh head; stop early on `validation` if given; return the best model."""
     from tcrbench.models.heads import classification_loss
 
@@ -116,8 +131,9 @@ def finetune(encoder: nn.Module, tokens: TokenBatch, labels: torch.Tensor, budge
     stopper = EarlyStopping(patience=budget.patience)
     monitor = budget.monitor if n_groups == 1 or budget.monitor != "auroc" else "macro_auroc"
     per_peptide = n_groups > 1
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
     start = time.perf_counter()
     value, step, seen, epoch = float("nan"), 0, 0, 0
     with torch.random.fork_rng(devices=[]):
@@ -145,21 +161,26 @@ def finetune(encoder: nn.Module, tokens: TokenBatch, labels: torch.Tensor, budge
                 if step >= n_steps:
                     break
             if validation is not None and len(validation.tokens):
-                scores = predict(model, validation.tokens, device,
-                                 groups=validation.groups if per_peptide else None)
+                scores = predict(model, validation.tokens, device, groups=validation.groups if per_peptide else None)
                 val_groups = validation.groups.numpy() if validation.groups is not None else None
                 go_on = stopper.update(validation_score(validation.labels.numpy(), scores, val_groups, monitor), model)
                 model.train()
                 if not go_on:
                     break
     stopper.restore(model)
-    return model, FinetuneStats(step, value, time.perf_counter() - start, epoch, stopper.best_epoch or epoch,
-                                stopper.curve)
+    return model, FinetuneStats(
+        step, value, time.perf_counter() - start, epoch, stopper.best_epoch or epoch, stopper.curve
+    )
 
 
 @torch.no_grad()
-def predict(model: Classifier, tokens: TokenBatch, device: torch.device, batch_size: int = 1024,
-            groups: torch.Tensor | None = None) -> np.ndarray:
+def predict(
+    model: Classifier,
+    tokens: TokenBatch,
+    device: torch.device,
+    batch_size: int = 1024,
+    groups: torch.Tensor | None = None,
+) -> np.ndarray:
     """Binding probabilities, in row order (rows are batched by length, then put back)."""
     model.eval()
     if not len(tokens):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -16,8 +16,9 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], budget: Budget, lr: flo
     return torch.optim.AdamW(params, lr=lr, weight_decay=budget.weight_decay)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float,
-                  shape: str = "linear") -> torch.optim.lr_scheduler.LambdaLR:
+def make_schedule(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup: float, shape: str = "linear"
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up, then linear decay to zero at the last step (or, with shape="constant", the full rate).
 
     A constant rate suits early stopping: a decay planned for the maximum epochs would end far from zero when

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -20,7 +21,13 @@ from tcrbench.plugins.protocols import PretrainBatch
 from tcrbench.run.config import Budget
 from tcrbench.training.batches import steps_per_epoch, total_steps
 from tcrbench.training.checkpoint import (
-    CheckpointDir, CorruptCheckpoint, StoppedForTime, load_checkpoint, report_corrupt, rng_state, save_checkpoint,
+    CheckpointDir,
+    CorruptCheckpoint,
+    StoppedForTime,
+    load_checkpoint,
+    report_corrupt,
+    rng_state,
+    save_checkpoint,
     set_rng_state,
 )
 from tcrbench.training.failures import check_loss
@@ -83,11 +90,14 @@ class EpochOrder:
             self.taken = 0
         start = self.starts[self.taken]
         self.taken += 1
-        return self.order[start:start + self.batch_size]
+        return self.order[start : start + self.batch_size]
 
     def state(self) -> dict[str, Any]:
-        return {"epoch_state": self.epoch_state if self.epoch_state is not None else self.gen.get_state(),
-                "taken": self.taken, "started": self.order is not None}
+        return {
+            "epoch_state": self.epoch_state if self.epoch_state is not None else self.gen.get_state(),
+            "taken": self.taken,
+            "started": self.order is not None,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.gen.set_state(state["epoch_state"])
@@ -97,10 +107,18 @@ class EpochOrder:
         self.taken = int(state["taken"])
 
 
-def pretrain(encoder: nn.Module, objective: Any, augmentation: Any, data: PretrainBatch, budget: Budget,
-             seed: int, device: torch.device, on_step: StepCallback | None = None,
-             observe_batch: Callable[[PretrainBatch], None] | None = None,
-             checkpointing: Checkpointing | None = None) -> PretrainStats:
+def pretrain(
+    encoder: nn.Module,
+    objective: Any,
+    augmentation: Any,
+    data: PretrainBatch,
+    budget: Budget,
+    seed: int,
+    device: torch.device,
+    on_step: StepCallback | None = None,
+    observe_batch: Callable[[PretrainBatch], None] | None = None,
+    checkpointing: Checkpointing | None = None,
+) -> PretrainStats:
     """Train `encoder` in place; the objective's own head is discarded afterwards, as in SimCLR.
 
     The head's initial weights and every dropout mask come from `seed` alone (global state is forked and
@@ -110,7 +128,8 @@ def pretrain(encoder: nn.Module, objective: Any, augmentation: Any, data: Pretra
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return _Loop(encoder, objective, augmentation, data, budget, seed, device, checkpointing).run(
-            on_step, observe_batch)
+            on_step, observe_batch
+        )
 
 
 def snapshot_file(directory: Path, step: int) -> Path:
@@ -125,8 +144,17 @@ def load_snapshot(directory: Path, step: int) -> dict[str, Any]:
 class _Loop:
     """One pretraining run's state: everything a checkpoint must hold to continue bit for bit."""
 
-    def __init__(self, encoder: nn.Module, objective: Any, augmentation: Any, data: PretrainBatch, budget: Budget,
-                 seed: int, device: torch.device, ckpt: Checkpointing | None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        objective: Any,
+        augmentation: Any,
+        data: PretrainBatch,
+        budget: Budget,
+        seed: int,
+        device: torch.device,
+        ckpt: Checkpointing | None,
+    ) -> None:
         self.encoder, self.augmentation, self.data = encoder, augmentation, data
         self.budget, self.device = budget, device
         self.ckpt = ckpt
@@ -144,8 +172,13 @@ class _Loop:
         self.sched = make_schedule(self.opt, self.n_steps, budget.warmup)
         self.order = EpochOrder(len(data), self.batch, generator(seed), min_batch=2)
         self.aug_gen = generator(seed + 1, device)
-        self.identity = {"format": CHECKPOINT_FORMAT, "n_steps": self.n_steps, "n_rows": len(data),
-                         "batch": self.batch, "seed": seed}
+        self.identity = {
+            "format": CHECKPOINT_FORMAT,
+            "n_steps": self.n_steps,
+            "n_rows": len(data),
+            "batch": self.batch,
+            "seed": seed,
+        }
         self.epoch_sum, self.epoch_n = 0.0, 0
         self.recent: deque[float] = deque(maxlen=self.per_epoch)  # the last epoch's worth of batch losses
         self.since_snapshot = 0
@@ -167,8 +200,11 @@ class _Loop:
             piece = self.data.index(idx)
             if observe_batch is not None:
                 observe_batch(piece)
-            piece = PretrainBatch(piece.tokens.to(self.device), piece.groups.to(self.device),
-                                  None if piece.labels is None else piece.labels.to(self.device))
+            piece = PretrainBatch(
+                piece.tokens.to(self.device),
+                piece.groups.to(self.device),
+                None if piece.labels is None else piece.labels.to(self.device),
+            )
             with autocast:
                 out = self.head(self.encoder, piece, self.augmentation, self.aug_gen)
             value = float(out.loss.detach())
@@ -190,14 +226,17 @@ class _Loop:
                 continue
             c = self.ckpt
             stop = c.deadline is not None and time.monotonic() >= c.deadline
-            due = bool(c.every_steps and step % c.every_steps == 0) or \
-                bool(c.every_seconds and now - last_save >= c.every_seconds)
+            due = bool(c.every_steps and step % c.every_steps == 0) or bool(
+                c.every_seconds and now - last_save >= c.every_seconds
+            )
             if due or stop:
                 self._save(step)
                 last_save = time.perf_counter()
             if stop:
-                raise StoppedForTime(f"stopped for --max-time at pretraining step {step} of {self.n_steps} "
-                                     "(checkpoint saved); run the same command again to resume")
+                raise StoppedForTime(
+                    f"stopped for --max-time at pretraining step {step} of {self.n_steps} "
+                    "(checkpoint saved); run the same command again to resume"
+                )
         self.stats.steps = self.n_steps
         return self.stats
 
@@ -218,10 +257,12 @@ class _Loop:
         """The encoder at `step` and the loss then: the mean over the steps since the previous snapshot, at
         most an epoch's worth, which is steadier than one batch's loss."""
         assert self.ckpt is not None and self.ckpt.snapshot_dir is not None
-        window = list(self.recent)[-min(self.since_snapshot, len(self.recent)):]
+        window = list(self.recent)[-min(self.since_snapshot, len(self.recent)) :]
         loss = sum(window) / len(window)
-        save_checkpoint(snapshot_file(self.ckpt.snapshot_dir, step),
-                        {"step": step, "encoder": _cpu(self.encoder.state_dict()), "loss": loss, "batch_loss": value})
+        save_checkpoint(
+            snapshot_file(self.ckpt.snapshot_dir, step),
+            {"step": step, "encoder": _cpu(self.encoder.state_dict()), "loss": loss, "batch_loss": value},
+        )
         self.stats.snapshot_losses[step] = loss
         self.since_snapshot = 0
 
@@ -246,13 +287,25 @@ class _Loop:
         assert self.ckpt is not None
         s = self.stats
         payload = {
-            "identity": self.identity, "step": step,
-            "encoder": _cpu(self.encoder.state_dict()), "head": _cpu(self.head.state_dict()),
-            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "order": self.order.state(), "augmentation_rng": self.aug_gen.get_state(), "rng": rng_state(self.device),
-            "stats": {"epoch_losses": list(s.epoch_losses), "final_loss": s.final_loss, "sequences": s.sequences,
-                      "seconds": s.seconds, "epoch_sum": self.epoch_sum, "epoch_n": self.epoch_n,
-                      "recent": list(self.recent), "since_snapshot": self.since_snapshot},
+            "identity": self.identity,
+            "step": step,
+            "encoder": _cpu(self.encoder.state_dict()),
+            "head": _cpu(self.head.state_dict()),
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "order": self.order.state(),
+            "augmentation_rng": self.aug_gen.get_state(),
+            "rng": rng_state(self.device),
+            "stats": {
+                "epoch_losses": list(s.epoch_losses),
+                "final_loss": s.final_loss,
+                "sequences": s.sequences,
+                "seconds": s.seconds,
+                "epoch_sum": self.epoch_sum,
+                "epoch_n": self.epoch_n,
+                "recent": list(self.recent),
+                "since_snapshot": self.since_snapshot,
+            },
         }
         CheckpointDir(self.ckpt.directory, self.ckpt.keep).save(step, payload)
 

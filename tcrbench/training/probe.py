@@ -9,15 +9,23 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 
-def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, seed: int,
-                 c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def linear_probe(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, seed: int, c: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed % (2**32)))
     model.fit(train_x, train_y)
     return model.predict_proba(train_x)[:, 1], model.predict_proba(test_x)[:, 1]
 
 
-def linear_probe_per_group(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, train_groups: np.ndarray,
-                           test_groups: np.ndarray, seed: int, c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def linear_probe_per_group(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    train_groups: np.ndarray,
+    test_groups: np.ndarray,
+    seed: int,
+    c: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """A logistic regression per group (peptide) on the frozen embeddings: the per-peptide framing's probe.
 
     A peptide whose training rows hold one class only (or none) scores its rows with its training prior (or the

@@ -60,7 +60,7 @@ def test_dropout_is_replayed_identically_in_the_second_pass() -> None:
     """The same chunks embedded with a graph under the same random stream are the reference; a second pass
     that drew fresh dropout masks would give different gradients (checked: two forwards differ)."""
     net, (x1, x2) = _encoder(dropout=0.5), _views(n=9)
-    loss_fn = lambda a, b: nt_xent(a, b, 0.5)  # noqa: E731
+    loss_fn = lambda a, b: nt_xent(a, b, 0.5)
     with torch.random.fork_rng():
         torch.manual_seed(123)
         assert not torch.equal(net(x1), net(x1))  # dropout is active
@@ -88,7 +88,7 @@ def test_explicit_generators_are_replayed() -> None:
     def embed(x: torch.Tensor) -> torch.Tensor:
         return net(x + 0.1 * torch.randn(x.shape, generator=noise, dtype=x.dtype))
 
-    loss_fn = lambda z: nt_xent(z[:5], z[5:], 0.3)  # noqa: E731
+    loss_fn = lambda z: nt_xent(z[:5], z[5:], 0.3)
     noise.manual_seed(7)
     reference = loss_fn(torch.cat([embed(x1[i:i + 3]) for i in range(0, 10, 3)]))
     reference.backward()
@@ -113,7 +113,7 @@ def test_token_batches_and_row_counts_are_sliceable_inputs() -> None:
     def embed(b: TokenBatch) -> torch.Tensor:
         return table(b.ids).mean(1)
 
-    loss_fn = lambda z: nt_xent(z[:4], z[4:], 0.5)  # noqa: E731
+    loss_fn = lambda z: nt_xent(z[:4], z[4:], 0.5)
     loss_fn(embed(batch)).backward()
     expected = _grads(table)
     gradcache_step(embed, batch, loss_fn, 3)

@@ -33,16 +33,23 @@ def split_rows(rows: Sequence[Row]) -> tuple[list[Row], list[Row]]:
     return main, dynamics
 
 
-def build_dynamics(dynamics_rows: Sequence[Row], main_rows: Sequence[Row], metric: str, confidence: float = 0.95,
-                   higher_is_better: bool = True) -> DynamicsSection | None:
+def build_dynamics(
+    dynamics_rows: Sequence[Row],
+    main_rows: Sequence[Row],
+    metric: str,
+    confidence: float = 0.95,
+    higher_is_better: bool = True,
+) -> DynamicsSection | None:
     """The section, or None when the run has no dynamics rows."""
     if not dynamics_rows:
         return None
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in dynamics_rows:
         groups.setdefault((str(r["label"]), str(r["protocol"])), []).append(r)
-    curves = [_curve(label, protocol, rows, main_rows, metric, confidence, higher_is_better)
-              for (label, protocol), rows in sorted(groups.items())]
+    curves = [
+        _curve(label, protocol, rows, main_rows, metric, confidence, higher_is_better)
+        for (label, protocol), rows in sorted(groups.items())
+    ]
     return DynamicsSection(metric, confidence, tuple(curves))
 
 
@@ -62,8 +69,9 @@ def _cells(rows: Sequence[Row], metric: str) -> dict[Cell, float]:
     return out
 
 
-def _reference(label_rows: Sequence[Row], main_rows: Sequence[Row], protocol: str,
-               metric: str) -> tuple[str, dict[Cell, float]]:
+def _reference(
+    label_rows: Sequence[Row], main_rows: Sequence[Row], protocol: str, metric: str
+) -> tuple[str, dict[Cell, float]]:
     """The supervised arm of the same protocol; without one, the curve's own step 0 (the same encoder)."""
     supervised = [r for r in main_rows if r.get("arm") == "supervised" and r.get("protocol") == protocol]
     if supervised:
@@ -73,8 +81,9 @@ def _reference(label_rows: Sequence[Row], main_rows: Sequence[Row], protocol: st
     return ("step 0 (the untrained encoder)", _cells(step0, metric)) if step0 else ("none", {})
 
 
-def _interval(cells: Mapping[Cell, float], redraw: bool, ratio: float,
-              confidence: float) -> tuple[float, float, float, float]:
+def _interval(
+    cells: Mapping[Cell, float], redraw: bool, ratio: float, confidence: float
+) -> tuple[float, float, float, float]:
     """Mean, corrected standard error and CI over cells; seeds averaged per fold unless they redraw folds."""
     if not cells:
         return math.nan, math.nan, math.nan, math.nan
@@ -93,8 +102,15 @@ def _interval(cells: Mapping[Cell, float], redraw: bool, ratio: float,
     return mean, se, mean - half, mean + half
 
 
-def _curve(label: str, protocol: str, rows: Sequence[Row], main_rows: Sequence[Row], metric: str,
-           confidence: float, higher_is_better: bool) -> DynamicsCurve:
+def _curve(
+    label: str,
+    protocol: str,
+    rows: Sequence[Row],
+    main_rows: Sequence[Row],
+    metric: str,
+    confidence: float,
+    higher_is_better: bool,
+) -> DynamicsCurve:
     redraw = all(bool(r.get("seeds_redraw_folds", False)) for r in rows)
     ratios = [r["n_test"] / r["n_train"] for r in rows if r.get("n_train") and r.get("n_test")]
     folds = {int(r["fold"]) for r in rows}
@@ -111,10 +127,24 @@ def _curve(label: str, protocol: str, rows: Sequence[Row], main_rows: Sequence[R
         mean, _, low, high = _interval(cells, redraw, ratio, confidence)
         diffs = {c: v - base[c] for c, v in cells.items() if c in base}
         gain, gain_se, g_low, g_high = _interval(diffs, redraw, ratio, confidence)
-        losses = [float(r["pretrain_loss"]) for r in at
-                  if r.get("status") == "ok" and r.get("pretrain_loss") is not None]
-        points.append(CurvePoint(step, len(cells), sum(r.get("status") != "ok" for r in at), mean, low, high,
-                                 gain, gain_se, g_low, g_high, float(np.mean(losses)) if losses else None))
+        losses = [
+            float(r["pretrain_loss"]) for r in at if r.get("status") == "ok" and r.get("pretrain_loss") is not None
+        ]
+        points.append(
+            CurvePoint(
+                step,
+                len(cells),
+                sum(r.get("status") != "ok" for r in at),
+                mean,
+                low,
+                high,
+                gain,
+                gain_se,
+                g_low,
+                g_high,
+                float(np.mean(losses)) if losses else None,
+            )
+        )
     steps = [p.step for p in points]
     use_gain = any(math.isfinite(p.gain) for p in points)
     level = [p.gain if use_gain else p.mean for p in points]

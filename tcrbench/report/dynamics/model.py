@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tcrbench.stats.plateau import Plateau
 
-RULE = ("plateau: the earliest checkpoint from which every later mean gain stays within ± 1 standard error "
-        "(the mean of those checkpoints' corrected standard errors over folds × seeds) of the mean gain over "
-        "those checkpoints; the pretraining loss has converged at a checkpoint when it never again falls by "
-        "more than 5% of its range over the run")
-OPTIMISTIC = ("the best checkpoint is chosen on the test folds, so its score is optimistic: report the plateau "
-              "(or the last) checkpoint, or choose on a validation split")
+RULE = (
+    "plateau: the earliest checkpoint from which every later mean gain stays within ± 1 standard error "
+    "(the mean of those checkpoints' corrected standard errors over folds × seeds) of the mean gain over "
+    "those checkpoints; the pretraining loss has converged at a checkpoint when it never again falls by "
+    "more than 5% of its range over the run"
+)
+OPTIMISTIC = (
+    "the best checkpoint is chosen on the test folds, so its score is optimistic: report the plateau "
+    "(or the last) checkpoint, or choose on a validation split"
+)
 
 
 @dataclass(frozen=True)

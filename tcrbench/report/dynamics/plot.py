@@ -26,14 +26,28 @@ def curve_plot(curve: DynamicsCurve, section: DynamicsSection, index: int = 0) -
         lows = np.asarray([p.ci_low if math.isfinite(p.ci_low) else p.mean for p in pts])
         highs = np.asarray([p.ci_high if math.isfinite(p.ci_high) else p.mean for p in pts])
         ax.fill_between(x, lows, highs, color="#2166ac", alpha=0.18, lw=0)
-        ax.plot(x, [p.mean for p in pts], color="#2166ac", marker="o", ms=4, lw=1.6,
-                label=f"{label_text(section.metric)} (mean, CI)")
+        ax.plot(
+            x,
+            [p.mean for p in pts],
+            color="#2166ac",
+            marker="o",
+            ms=4,
+            lw=1.6,
+            label=f"{label_text(section.metric)} (mean, CI)",
+        )
     if curve.plateau is not None:
         ax.axvline(curve.plateau.step, color="#1b7837", lw=1.2, ls="--", label=f"plateau (step {curve.plateau.step})")
     if curve.best_step is not None:
         best = curve.point(curve.best_step)
-        ax.plot([best.step], [best.mean], marker="*", ms=13, color="#e08214", ls="none",
-                label="best (chosen on test: optimistic)")
+        ax.plot(
+            [best.step],
+            [best.mean],
+            marker="*",
+            ms=13,
+            color="#e08214",
+            ls="none",
+            label="best (chosen on test: optimistic)",
+        )
     ax.set_xlabel("pretraining step")
     ax.set_ylabel(label_text(section.metric))
     if len(x) > 2 and x.max() > 0 and x[x > 0].min() * 100 <= x.max():
@@ -43,15 +57,23 @@ def curve_plot(curve: DynamicsCurve, section: DynamicsSection, index: int = 0) -
     handles, labels = ax.get_legend_handles_labels()
     if losses:
         twin = ax.twinx()
-        line = twin.plot([s for s, _ in losses], [v for _, v in losses], color="#777777", ls="--", marker=".",
-                         lw=1.2, label="pretraining loss")
+        line = twin.plot(
+            [s for s, _ in losses],
+            [v for _, v in losses],
+            color="#777777",
+            ls="--",
+            marker=".",
+            lw=1.2,
+            label="pretraining loss",
+        )
         twin.set_ylabel("pretraining loss")
         handles += line
         labels += ["pretraining loss"]
     ax.legend(handles, labels, fontsize=7, loc="best")
     ax.set_title(f"{label_text(curve.label, 60)} [{curve.protocol}]", fontsize=10)
-    caption = (f"{section.metric} of the encoder saved at each pretraining step, mean over folds × seeds with its "
-               f"corrected {section.confidence * 100:g}% interval; grey band: {curve.reference}; dashed grey: the "
-               f"pretraining loss (right axis). Rule — {RULE}. Star: {OPTIMISTIC}.")
-    return Plot(f"dynamics_{index}", f"Training dynamics: {curve.label} [{curve.protocol}]",
-                caption, to_png(fig))
+    caption = (
+        f"{section.metric} of the encoder saved at each pretraining step, mean over folds × seeds with its "
+        f"corrected {section.confidence * 100:g}% interval; grey band: {curve.reference}; dashed grey: the "
+        f"pretraining loss (right axis). Rule — {RULE}. Star: {OPTIMISTIC}."
+    )
+    return Plot(f"dynamics_{index}", f"Training dynamics: {curve.label} [{curve.protocol}]", caption, to_png(fig))

@@ -15,22 +15,25 @@ TABLE_HEADERS = ("step", "{metric} mean [{pct}% CI]", "gain [{pct}% CI]", "pretr
 
 def summary_lines(curve: DynamicsCurve, fmt_num: Any) -> list[str]:
     """The curve's findings as plain sentences (Markdown and HTML wrap them; `fmt_num` formats numbers)."""
-    out = [f"gain taken against {curve.reference}: {fmt_num(curve.baseline_mean)} "
-           f"[{fmt_num(curve.baseline_ci[0])}, {fmt_num(curve.baseline_ci[1])}]"]
+    out = [
+        f"gain taken against {curve.reference}: {fmt_num(curve.baseline_mean)} "
+        f"[{fmt_num(curve.baseline_ci[0])}, {fmt_num(curve.baseline_ci[1])}]"
+    ]
     p = curve.plateau
     if p is None:
         out.append("plateau: no finished checkpoint to judge")
     else:
         what = "gain" if any(math.isfinite(x.gain) for x in curve.points) else "score"
         state = "" if p.reached else " (only the last checkpoint qualifies: still changing when pretraining ended)"
-        out.append(f"plateau at step {p.step}: mean {what} {fmt_num(p.level, signed=what == 'gain')} "
-                   f"± {fmt_num(p.half_width)} from there on{state}")
+        out.append(
+            f"plateau at step {p.step}: mean {what} {fmt_num(p.level, signed=what == 'gain')} "
+            f"± {fmt_num(p.half_width)} from there on{state}"
+        )
         converged = curve.loss_converged_at_plateau
         if converged is not None:
             loss_at = curve.loss_converged_step
             when = f"it converges at step {loss_at}" if loss_at is not None else "it was still falling at the end"
-            out.append(f"pretraining loss at the plateau: {'converged' if converged else 'not yet converged'} "
-                       f"({when})")
+            out.append(f"pretraining loss at the plateau: {'converged' if converged else 'not yet converged'} ({when})")
     if curve.best_step is not None:
         best = curve.point(curve.best_step)
         out.append(f"best checkpoint: step {curve.best_step}, {fmt_num(best.mean)} — {OPTIMISTIC}")
@@ -42,8 +45,10 @@ def table_rows(curve: DynamicsCurve, fmt_num: Any) -> list[list[str]]:
     out = []
     for p in curve.points:
         score = f"{fmt_num(p.mean)} [{fmt_num(p.ci_low)}, {fmt_num(p.ci_high)}]"
-        gain = (f"{fmt_num(p.gain, signed=True)} [{fmt_num(p.gain_ci_low, signed=True)}, "
-                f"{fmt_num(p.gain_ci_high, signed=True)}]")
+        gain = (
+            f"{fmt_num(p.gain, signed=True)} [{fmt_num(p.gain_ci_low, signed=True)}, "
+            f"{fmt_num(p.gain_ci_high, signed=True)}]"
+        )
         marks = []
         if curve.plateau is not None and p.step == curve.plateau.step:
             marks.append("plateau")
