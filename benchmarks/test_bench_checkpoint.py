@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tcrbench.plugins.protocols import Kind, PretrainBatch
-from tcrbench.run.config import Budget
 from tcrbench.data.synthetic import synthesize
 from tcrbench.data.tokenizer import Tokenizer
+from tcrbench.plugins.protocols import Kind, PretrainBatch
+from tcrbench.run.config import Budget
 from tcrbench.testing import temporary_plugins
 from tcrbench.training.checkpoint import load_checkpoint, save_checkpoint
 from tcrbench.training.optim import make_optimizer

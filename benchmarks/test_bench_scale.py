@@ -38,8 +38,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tcrbench.run.config import Budget, RunConfig  # noqa: E402
 from tcrbench.results.schema import comparable  # noqa: E402
+from tcrbench.run.config import Budget, RunConfig  # noqa: E402
 
 STEPS = int(os.environ.get("TCRBENCH_BENCH_SCALE_STEPS", "100"))
 REPO = Path(__file__).resolve().parents[1]

@@ -9,6 +9,10 @@ report` into docs/results/<suite>/ (leaderboard.md/.html/.json), the plots as PN
 config, its environment, and README.md with the exact command and its wall time. A finished run is resumed, not
 recomputed, so an interrupted regeneration picks up where it stopped. Extra arguments after `--` go to every
 `tcrbench run` (the tests use `-- --subsample 300 --pretrain-steps 2 --steps 2` to keep CI short).
+
+When the results go to the repository's docs/results (the default), the last step re-renders docs/case-study.md
+from every suite folder there (benchmarks/suites/case_study.py), so the page's numbers are the boards'; results
+written anywhere else (`--results /tmp/results`, as the tests do) leave the page alone.
 """
 
 from __future__ import annotations
@@ -135,6 +139,16 @@ def write_index(results: Path) -> None:
     (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
+def write_case_study(results: Path) -> None:
+    """docs/case-study.md rendered from `results` by case_study.py, loaded from its file like this module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("case_study", SUITES_DIR / "case_study.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module.main(["--results", str(results), "--out", str(REPO / "docs" / "case-study.md")])
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     run_args: list[str] = []
@@ -159,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                                    ["--executor", args.executor, *run_args])
         print(f"{suite}: {timings[suite] / 60:.1f} min", flush=True)
     write_index(args.results.resolve())
+    if args.results.resolve() == (REPO / "docs" / "results").resolve():
+        write_case_study(args.results.resolve())
     print(f"all: {sum(timings.values()) / 60:.1f} min")
     return 0
 

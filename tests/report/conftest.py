@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
+
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
+
 from tcrbench.errors import UsageError
 from tcrbench.report.board import build_board, load_board, row_key
 from tcrbench.report.peptides import grouped_auroc

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tcrbench.report.board import load_board
 from tcrbench.report.merge import merge_boards
-
 from tcrbench_plugins.reporters import HtmlReporter
 
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

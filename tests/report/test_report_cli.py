@@ -10,11 +10,12 @@ from typing import ClassVar
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
+
 from tcrbench.cli.main import app
 from tcrbench.plugins.contracts import check_plugin
 from tcrbench.report.board import load_board
 from tcrbench.testing import plugin_module, temporary_plugins
-from typer.testing import CliRunner
 
 FILES = ("leaderboard.html", "leaderboard.json", "leaderboard.md")
 

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 from rich.console import Console
+
 from tcrbench.errors import UsageError
 from tcrbench.report.board import build_board, load_board, render_console
 from tcrbench.report.html import render_html

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tcrbench.cli.main import app
 from tcrbench.cli.run import build_config
-from tcrbench.run.config import RunConfig, load_config_file
 from tcrbench.errors import UsageError
+from tcrbench.run.config import RunConfig, load_config_file
 from tcrbench.run.grid import plan
 from tcrbench.testing import temporary_plugins, tiny_config
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tcrbench.run.config import RunConfig, load_config_file
 from tcrbench.errors import UsageError
 from tcrbench.report.board import load_board
 from tcrbench.report.writers import write_reports
+from tcrbench.run.config import RunConfig, load_config_file
 from tcrbench.run.runner import Runner
 from tcrbench.testing import temporary_plugins, tiny_config
 
@@ -64,8 +64,9 @@ def reported(tmp_path_factory) -> Path:
 
 
 def load_published():
-    from tcrbench.run.config import parse_published
     import tomllib
+
+    from tcrbench.run.config import parse_published
 
     return parse_published(tomllib.loads(TABLE)["published"], "test")
 

@@ -35,7 +35,9 @@ def test_the_five_suites_exist() -> None:
 def test_suite_parses_and_plans(name: str) -> None:
     cfg = load_config_file(SUITES / f"{name}.toml")
     assert cfg.data is not None and Path(cfg.data).name.endswith(".csv")
-    assert cfg.encoder == "transformer:size=small" and cfg.pairs
+    assert cfg.encoder.startswith("chain_cnn:encoding=blosum62") and cfg.pairs
+    assert cfg.budget.patience > 0 and cfg.budget.val_fraction > 0  # every arm stops early on an inner split
+    assert cfg.framing == ("per_peptide" if name == "immrep22" else "pan")
     with temporary_plugins() as plugins:
         configs = plan(cfg, plugins.registry)
     arms = {c.arm for c in configs}
