@@ -7,7 +7,8 @@ whatever they score away from 0.5 AUROC (in either direction) is a property of h
 binding.
 
 Features are built with numpy straight from byte arrays (one pass per k-mer size, no Python loop over rows) and
-fed as sparse matrices to a logistic regression fitted by averaged SGD, so 130k rows take seconds.
+fed as sparse matrices to a logistic regression fitted by averaged SGD, so 130k rows take seconds. The exception
+is `kmer_per_peptide`, which fits one small exact logistic regression per peptide instead of one pooled model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.preprocessing import normalize
 
-from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PEPTIDE
+from tcrbench.data.schema import CDR3A, CDR3B, GERMLINE_CDRS, LABEL, PEPTIDE
 from tcrbench.data.vocab import AMINO_ACIDS
 from tcrbench.errors import UsageError
 from tcrbench.plugins.hookspecs import Register, hookimpl
@@ -61,8 +62,9 @@ def _chains(train: pl.DataFrame, test: pl.DataFrame, who: str) -> list[str]:
     """The TCR chains both tables have: CDR3b always, CDR3a when both carry it."""
     for part, frame in (("training", train), ("test", test)):
         if CDR3B not in frame.columns:
-            raise UsageError(f"baseline {who!r}: the {part} table has no column {CDR3B!r} "
-                             f"(columns: {', '.join(frame.columns)})")
+            raise UsageError(
+                f"baseline {who!r}: the {part} table has no column {CDR3B!r} (columns: {', '.join(frame.columns)})"
+            )
     return [c for c in (CDR3B, CDR3A) if c in train.columns and c in test.columns]
 
 
@@ -91,7 +93,7 @@ def kmer_ids(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.zeros((n, width - k + 1), dtype=np.int64)
     valid = np.ones((n, width - k + 1), dtype=bool)
     for j in range(k):
-        window = c[:, j:width - k + 1 + j]
+        window = c[:, j : width - k + 1 + j]
         ids = ids * N_CODES + window
         valid &= window > 0
     rows, pos = np.nonzero(valid)
@@ -103,7 +105,7 @@ def kmer_counts(c: np.ndarray, ks: Sequence[int]) -> sp.csr_matrix:
     blocks = []
     for k in ks:
         rows, ids = kmer_ids(c, k)
-        blocks.append(sp.csr_matrix((np.ones(len(rows)), (rows, ids)), shape=(c.shape[0], N_CODES ** k)))
+        blocks.append(sp.csr_matrix((np.ones(len(rows)), (rows, ids)), shape=(c.shape[0], N_CODES**k)))
     return sp.hstack(blocks, format="csr")
 
 
@@ -113,19 +115,19 @@ def crossed(category: np.ndarray, n_categories: int, c: np.ndarray, k: int) -> s
     rows, ids = kmer_ids(c, k)
     keep = category[rows] >= 0
     rows, ids = rows[keep], ids[keep]
-    cols = category[rows] * N_CODES ** k + ids
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(c.shape[0], max(n_categories, 1) * N_CODES ** k))
+    cols = category[rows] * N_CODES**k + ids
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(c.shape[0], max(n_categories, 1) * N_CODES**k))
 
 
-def _logistic(X_train: sp.csr_matrix, y: np.ndarray, X_test: sp.csr_matrix, alpha: float, epochs: int,
-              seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _logistic(
+    X_train: sp.csr_matrix, y: np.ndarray, X_test: sp.csr_matrix, alpha: float, epochs: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Logistic regression fitted by averaged SGD on L2-normalised rows.
 
     Exact solvers (lbfgs, liblinear) needed 30-100 s on 87k rows of k-mer counts on this project's CPU; averaged
     SGD for a fixed number of epochs takes about one second and lands within 0.01 AUROC of them.
     """
-    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, average=True,
-                          random_state=seed)
+    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None, average=True, random_state=seed)
     X_train = normalize(X_train)
     model.fit(X_train, y)
     return model.predict_proba(X_train)[:, 1], model.predict_proba(normalize(X_test))[:, 1]
@@ -169,8 +171,9 @@ class _LogisticBaseline:
     def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
         y = _labels(train, self.name)
         chains = _chains(train, test, self.name)
-        return _logistic(self.features(train, chains, train), y, self.features(test, chains, train),
-                         self.alpha, self.epochs, seed)
+        return _logistic(
+            self.features(train, chains, train), y, self.features(test, chains, train), self.alpha, self.epochs, seed
+        )
 
 
 # ---------------------------------------------------------------- baselines
@@ -230,7 +233,7 @@ def tcr_ids(train: pl.DataFrame, test: pl.DataFrame, chains: list[str]) -> tuple
     joined = [_SEP.join(parts) for parts in zip(*(_strings(train, ch, "tcr_frequency") for ch in chains))]
     joined_test = [_SEP.join(parts) for parts in zip(*(_strings(test, ch, "tcr_frequency") for ch in chains))]
     _, inverse = np.unique(np.array(joined + joined_test, dtype=object), return_inverse=True)
-    return inverse[:len(joined)], inverse[len(joined):]
+    return inverse[: len(joined)], inverse[len(joined) :]
 
 
 @dataclass
@@ -239,8 +242,10 @@ class TcrFrequency:
     description: ClassVar[str] = "how often the TCR occurs in the training table, as binder and as non-binder"
     shortcut: ClassVar[bool] = True
     score: Literal["learned", "count"] = param(
-        "learned", help="'learned': logistic regression on log(1 + times seen as positive / as negative); "
-                        "'count': log(1 + times the TCR occurs among training rows), labels unused")
+        "learned",
+        help="'learned': logistic regression on log(1 + times seen as positive / as negative); "
+        "'count': log(1 + times the TCR occurs among training rows), labels unused",
+    )
 
     def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
         y = _labels(train, self.name)
@@ -306,7 +311,90 @@ class LogregKmer(_LogisticBaseline):
         return sp.hstack(blocks, format="csr")
 
 
-BASELINES: tuple[type, ...] = (Majority, PeptideOnly, TcrOnly, TcrFrequency, LogregOnehot, LogregKmer)
+def kmer_blocks(frame: pl.DataFrame, columns: Sequence[str], k: int, who: str) -> sp.csr_matrix:
+    """Counts of the k-mers of each column in a block of its own: column `block · 22^k + k-mer id`, so a k-mer of
+    CDR1α and the same k-mer of CDR3β are different features. A missing value counts no k-mer."""
+    size = N_CODES**k
+    rows, cols = [], []
+    for block, column in enumerate(columns):
+        r, ids = kmer_ids(codes(_strings(frame, column, who)), k)
+        rows.append(r)
+        cols.append(ids + block * size)
+    r, c = (np.concatenate(rows), np.concatenate(cols)) if rows else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(frame.height, max(len(columns), 1) * size))
+
+
+def peptide_groups(train: pl.DataFrame, test: pl.DataFrame, who: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(peptide, its training rows, its test rows) for every peptide of either table, sorted by peptide; a peptide
+    of one table only has an empty array for the other."""
+    peps = np.array(_strings(train, PEPTIDE, who) + _strings(test, PEPTIDE, who), dtype=object)
+    names, inverse = np.unique(peps, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+    n_train = train.height
+    groups = []
+    for g, name in enumerate(names.tolist()):
+        rows = order[bounds[g] : bounds[g + 1]]
+        groups.append((str(name), rows[rows < n_train], rows[rows >= n_train] - n_train))
+    return groups
+
+
+@dataclass
+class KmerPerPeptide:
+    name: ClassVar[str] = "kmer_per_peptide"
+    description: ClassVar[str] = "one logistic regression per peptide on 3-mer counts of the TCR's CDRs"
+    shortcut: ClassVar[bool] = False
+    # the only per-peptide baseline; a baseline without this attribute is one model for every peptide ("pan")
+    framing: ClassVar[str] = "per_peptide"
+    k: int = param(3, help="length of the k-mers counted in each CDR (k-mers of this length only)")
+    cdrs: Literal["auto", "cdr3"] = param(
+        "auto",
+        help="'auto': CDR3b, CDR3a and CDR1/CDR2 a/b, each where both tables have the column; "
+        "'cdr3': CDR3b and CDR3a only",
+    )
+    C: float = param(1.0, help="inverse L2 strength of each peptide's logistic regression (scikit-learn C)")
+
+    def __post_init__(self) -> None:
+        _check_k(self.k)
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, got {self.C}")
+        if self.cdrs not in ("auto", "cdr3"):
+            raise ValueError(f"cdrs must be 'auto' or 'cdr3', got {self.cdrs!r}")
+
+    def columns(self, train: pl.DataFrame, test: pl.DataFrame) -> list[str]:
+        """The CDR columns read: CDR3b always, the others where both tables have them (and `cdrs` allows)."""
+        chains = _chains(train, test, self.name)
+        if self.cdrs == "auto":
+            chains += [c for c in GERMLINE_CDRS if c in train.columns and c in test.columns]
+        return chains
+
+    def fit_predict(self, train: pl.DataFrame, test: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        y = _labels(train, self.name)
+        columns = self.columns(train, test)
+        X_train = kmer_blocks(train, columns, self.k, self.name)
+        X_test = kmer_blocks(test, columns, self.k, self.name)
+        # a peptide no model can be fitted for scores a constant: its training positive rate when it has training
+        # rows (of one class: 0 or 1), the overall training rate when it has none
+        s_train, s_test = np.empty(train.height), np.full(test.height, float(y.mean()))
+        for _, rows, rows_test in peptide_groups(train, test, self.name):
+            if len(rows) == 0:
+                continue
+            labels = y[rows]
+            if labels.min() == labels.max():
+                s_train[rows] = s_test[rows_test] = float(labels[0])
+                continue
+            # the dual liblinear solver is exact and fast where features (22^k per CDR) outnumber rows;
+            # random_state fixes its coordinate order
+            model = LogisticRegression(C=self.C, solver="liblinear", dual=True, max_iter=5000, random_state=seed)
+            model.fit(X_train[rows], labels)
+            s_train[rows] = model.predict_proba(X_train[rows])[:, 1]
+            if len(rows_test):
+                s_test[rows_test] = model.predict_proba(X_test[rows_test])[:, 1]
+        return s_train, s_test
+
+
+BASELINES: tuple[type, ...] = (Majority, PeptideOnly, TcrOnly, TcrFrequency, LogregOnehot, LogregKmer, KmerPerPeptide)
 
 
 @hookimpl

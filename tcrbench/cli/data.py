@@ -29,7 +29,7 @@ ColumnsOpt = Annotated[
     typer.Option(
         "--columns",
         help="Which column is which, e.g. peptide=antigen,cdr3b=TCR,label=interaction; "
-        "FIELD= leaves an optional field (cdr3a, mhc) out.",
+        "FIELD= leaves an optional field (cdr3a, cdr1a, cdr2a, cdr1b, cdr2b, mhc) out.",
     ),
 ]
 Cdr3Opt = Annotated[

@@ -11,22 +11,74 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from tcrbench.data.schema import CANONICAL, CDR3A, CDR3B, KEPT, LABEL, MHC, NULLABLE, PARTITION, PEPTIDE, SPLIT
+from tcrbench.data.schema import (
+    CANONICAL,
+    CDR1A,
+    CDR1B,
+    CDR2A,
+    CDR2B,
+    CDR3A,
+    CDR3B,
+    KEPT,
+    LABEL,
+    MHC,
+    NULLABLE,
+    PARTITION,
+    PEPTIDE,
+    SPLIT,
+)
 from tcrbench.errors import UsageError
 
 # field -> tiers of aliases, best first. Sources: the course format (antigen,TCR,interaction), NetTCR-2.0
 # (peptide,CDR3a,CDR3b,binder,partition), IMMREP22 (peptide,CDR3b,binder,split), VDJdb full and slim exports
 # (Epitope/antigen.epitope, CDR3/cdr3, MHC A/mhc.a), AIRR rearrangement (junction_aa), scirpy obs columns
 # (IR_VDJ_1_junction_aa, and the airr-context names of scirpy >= 0.13), tcrdist3 (cdr3_b_aa, epitope).
+# CDR1/CDR2: IMMREP22 (CDR1a, CDR2a, CDR1b, CDR2b), tcrdist3 (cdr1_a_aa, cdr2_b_aa, ...), the scirpy-style names
+# (IR_VJ_1_cdr1_aa, present where the AIRR input carried cdr1_aa);
+# an AIRR rearrangement's one-chain cdr1_aa/cdr2_aa are read as beta exactly as its junction_aa is.
 ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
     PEPTIDE: (("peptide", "antigen", "epitope", "antigen.epitope", "antigen_epitope", "pep"),),
     CDR3B: (
-        ("cdr3b", "tcr", "cdr3_beta", "cdr3beta", "cdr3.beta", "cdr3_b_aa", "trb_cdr3", "ir_vdj_1_junction_aa",
-         "vdj_1_junction_aa", "junction_aa"),
+        (
+            "cdr3b",
+            "tcr",
+            "cdr3_beta",
+            "cdr3beta",
+            "cdr3.beta",
+            "cdr3_b_aa",
+            "trb_cdr3",
+            "ir_vdj_1_junction_aa",
+            "vdj_1_junction_aa",
+            "junction_aa",
+        ),
         ("cdr3",),
     ),
-    CDR3A: (("cdr3a", "cdr3_alpha", "cdr3alpha", "cdr3.alpha", "cdr3_a_aa", "tra_cdr3", "ir_vj_1_junction_aa",
-             "vj_1_junction_aa"),),
+    CDR3A: (
+        (
+            "cdr3a",
+            "cdr3_alpha",
+            "cdr3alpha",
+            "cdr3.alpha",
+            "cdr3_a_aa",
+            "tra_cdr3",
+            "ir_vj_1_junction_aa",
+            "vj_1_junction_aa",
+        ),
+    ),
+    CDR1A: (
+        ("cdr1a", "cdr1_alpha", "cdr1alpha", "cdr1.alpha", "cdr1_a_aa", "tra_cdr1", "ir_vj_1_cdr1_aa", "vj_1_cdr1_aa"),
+    ),
+    CDR2A: (
+        ("cdr2a", "cdr2_alpha", "cdr2alpha", "cdr2.alpha", "cdr2_a_aa", "tra_cdr2", "ir_vj_1_cdr2_aa", "vj_1_cdr2_aa"),
+    ),
+    CDR1B: (
+        ("cdr1b", "cdr1_beta", "cdr1beta", "cdr1.beta", "cdr1_b_aa", "trb_cdr1", "ir_vdj_1_cdr1_aa", "vdj_1_cdr1_aa"),
+        ("cdr1_aa",),
+    ),
+    CDR2B: (
+        ("cdr2b", "cdr2_beta", "cdr2beta", "cdr2.beta", "cdr2_b_aa", "trb_cdr2", "ir_vdj_1_cdr2_aa", "vdj_1_cdr2_aa"),
+        ("cdr2_aa",),
+    ),
     MHC: (("mhc", "hla", "mhc_allele", "allele", "mhc a", "mhc.a"),),
     LABEL: (("label", "interaction", "binder", "binding", "binds", "target"),),
     PARTITION: (("partition", "fold", "cv_fold"),),
@@ -37,6 +89,9 @@ ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
 # chain column, only beta rows are kept (the readers count the others as dropped).
 SINGLE_CHAIN_COLUMNS = frozenset({"cdr3", "junction_aa"})
 CHAIN_COLUMNS = ("gene", "locus", "chain")
+# The one-chain-per-row CDR1/CDR2 names: they say nothing of the chain, so they are read (as beta) only from a
+# table whose beta CDR3 came from a one-chain-per-row column as well; in any other table they are left unread.
+SINGLE_CHAIN_GERMLINE = frozenset({"cdr1_aa", "cdr2_aa"})
 
 FIELDS: tuple[str, ...] = CANONICAL + KEPT
 _REQUIRED_FIELDS = (PEPTIDE, CDR3B, LABEL)
@@ -85,14 +140,17 @@ def resolve_columns(found: Sequence[str], overrides: Mapping[str, str] | None, s
         _check_field(field)
         if column == "":
             if field not in NULLABLE + KEPT:
-                raise UsageError(f"{source}: --columns {field}= leaves out a required field; "
-                                 f"required are {', '.join(_REQUIRED_FIELDS)}")
+                raise UsageError(
+                    f"{source}: --columns {field}= leaves out a required field; "
+                    f"required are {', '.join(_REQUIRED_FIELDS)}"
+                )
             skipped.add(field)
             continue
         actual = _find(column, found)
         if actual is None:
-            raise UsageError(f"{source}: --columns {field}={column}: no column {column!r}; "
-                             f"columns found: {_listing(found)}")
+            raise UsageError(
+                f"{source}: --columns {field}={column}: no column {column!r}; columns found: {_listing(found)}"
+            )
         if actual in resolved.values():
             other = next(f for f, c in resolved.items() if c == actual)
             raise UsageError(f"{source}: --columns maps column {actual!r} to both {other!r} and {field!r}")
@@ -105,24 +163,37 @@ def resolve_columns(found: Sequence[str], overrides: Mapping[str, str] | None, s
         for tier in ALIASES[field]:
             hits = [c for c, low in lowered.items() if low in tier]
             if len(hits) > 1:
-                raise UsageError(f"{source}: columns {_listing(hits)} could each be the {field!r} column; "
-                                 f"choose one with --columns {field}=<column> (columns found: {_listing(found)})")
+                raise UsageError(
+                    f"{source}: columns {_listing(hits)} could each be the {field!r} column; "
+                    f"choose one with --columns {field}=<column> (columns found: {_listing(found)})"
+                )
             if hits:
                 resolved[field] = hits[0]
                 del lowered[hits[0]]
                 break
+    if not _one_chain_per_row(resolved):
+        for field in (CDR1B, CDR2B):
+            if field not in overrides and resolved.get(field, "").lower() in SINGLE_CHAIN_GERMLINE:
+                del resolved[field]
     missing = [f for f in _REQUIRED_FIELDS if f not in resolved]
     if missing:
         field = missing[0]
         tried = ", ".join(name for tier in ALIASES[field] for name in tier)
-        raise UsageError(f"{source}: no column for {field!r} (looked for {tried}); columns found: "
-                         f"{_listing(found)}; name it with --columns {field}=<column>")
+        raise UsageError(
+            f"{source}: no column for {field!r} (looked for {tried}); columns found: "
+            f"{_listing(found)}; name it with --columns {field}=<column>"
+        )
     return resolved
+
+
+def _one_chain_per_row(resolved: Mapping[str, str]) -> bool:
+    """Whether the beta CDR3 came from a one-chain-per-row export's column (and no alpha column sits beside it)."""
+    return resolved.get(CDR3B, "").lower() in SINGLE_CHAIN_COLUMNS and CDR3A not in resolved
 
 
 def chain_column(found: Sequence[str], resolved: Mapping[str, str]) -> str | None:
     """The column that says which chain a row holds, when the beta CDR3 came from a one-chain-per-row export."""
-    if resolved.get(CDR3B, "").lower() not in SINGLE_CHAIN_COLUMNS or CDR3A in resolved:
+    if not _one_chain_per_row(resolved):
         return None
     taken = set(resolved.values())
     for name in CHAIN_COLUMNS:

@@ -104,8 +104,9 @@ def _read_text(path: Path, data: bytes, kind: str) -> tuple[pl.DataFrame, int | 
     sep = "\t" if kind == "tsv" else ","
     names = _header(path, data[:_SNIFF_BYTES].decode("utf-8", errors="replace"), sep)
     if len(names) == 1:
-        raise UsageError(f"{path}: not a table: the header has a single column {names[0]!r} "
-                         f"({_separator_hint(names[0], sep)})")
+        raise UsageError(
+            f"{path}: not a table: the header has a single column {names[0]!r} ({_separator_hint(names[0], sep)})"
+        )
     try:
         frame = pl.read_csv(io.BytesIO(data), separator=sep, infer_schema=False, quote_char='"')
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
@@ -159,14 +160,22 @@ def _chain_filter(raw: pl.DataFrame, column: str, source: str) -> tuple[pl.DataF
     beta = chain.str.starts_with("TRB") | (chain == "BETA")
     kept = raw.filter(beta.fill_null(False))
     if kept.height == 0:
-        raise UsageError(f"{source}: column {column!r} names no beta chain (TRB) rows; "
-                         f"only beta CDR3s are read from a one-chain-per-row table")
+        raise UsageError(
+            f"{source}: column {column!r} names no beta chain (TRB) rows; "
+            f"only beta CDR3s are read from a one-chain-per-row table"
+        )
     return kept, raw.height - kept.height
 
 
-def load_table(path: str | Path, columns: Mapping[str, str] | str | None = None, cdr3: Cdr3Convention = "keep",
-               lowercase: bool = False, max_len: int = DEFAULT_MAX_LEN, duplicates: DuplicatePolicy = "keep",
-               extra_columns: Sequence[str] = ()) -> LoadedTable:
+def load_table(
+    path: str | Path,
+    columns: Mapping[str, str] | str | None = None,
+    cdr3: Cdr3Convention = "keep",
+    lowercase: bool = False,
+    max_len: int = DEFAULT_MAX_LEN,
+    duplicates: DuplicatePolicy = "keep",
+    extra_columns: Sequence[str] = (),
+) -> LoadedTable:
     """Read, map columns, validate and normalise one table file.
 
     columns: overrides such as {"peptide": "antigen"} or the CLI's "peptide=antigen,label=interaction".
@@ -184,16 +193,28 @@ def load_table(path: str | Path, columns: Mapping[str, str] | str | None = None,
         frame, other_chain = _chain_filter(frame, chain, raw.source)
     for name in extra_columns:
         if name not in found:
-            raise UsageError(f"{raw.source}: extra column {name!r} not found; columns found: "
-                             f"{', '.join(map(repr, found))}")
+            raise UsageError(
+                f"{raw.source}: extra column {name!r} not found; columns found: {', '.join(map(repr, found))}"
+            )
         if name in mapping.values() or name in mapping or name in KEPT:
             raise UsageError(f"{raw.source}: extra column {name!r} clashes with a canonical column")
-    selected = frame.select([pl.col(ROW)] + [pl.col(src).alias(field) for field, src in mapping.items()]
-                            + [pl.col(name) for name in extra_columns])
+    selected = frame.select(
+        [pl.col(ROW)]
+        + [pl.col(src).alias(field) for field, src in mapping.items()]
+        + [pl.col(name) for name in extra_columns]
+    )
     clean, report = normalise_frame(
-        selected, raw.source, cdr3=cdr3, lowercase=lowercase, max_len=max_len, duplicates=duplicates,
-        names=mapping, line_offset=raw.line_offset, rows_read=raw.frame.height + raw.blank_rows,
-        blank_rows=raw.blank_rows, other_chain_rows=other_chain,
+        selected,
+        raw.source,
+        cdr3=cdr3,
+        lowercase=lowercase,
+        max_len=max_len,
+        duplicates=duplicates,
+        names=mapping,
+        line_offset=raw.line_offset,
+        rows_read=raw.frame.height + raw.blank_rows,
+        blank_rows=raw.blank_rows,
+        other_chain_rows=other_chain,
     )
     return LoadedTable(clean, report)
 

@@ -18,6 +18,8 @@ from tcrbench.data.schema import (
     CDR3A,
     CDR3B,
     DEFAULT_MAX_LEN,
+    GAP_CHARACTERS,
+    GERMLINE_CDRS,
     KEPT,
     LABEL,
     LABEL_DTYPE,
@@ -25,7 +27,7 @@ from tcrbench.data.schema import (
     NULLABLE,
     PARTITION,
     PEPTIDE,
-    SEQUENCES,
+    RESIDUES,
     Cdr3Convention,
     DuplicatePolicy,
     canonical_order,
@@ -101,7 +103,7 @@ def _first(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int, object,
 def _check_dtypes(frame: pl.DataFrame, where: _Where) -> pl.DataFrame:
     """Sequences must be text; labels may be text, integers or booleans, and are compared as text."""
     casts = []
-    for col in (c for c in (*SEQUENCES, MHC) if c in frame.columns):
+    for col in (c for c in (*RESIDUES, MHC) if c in frame.columns):
         dtype = frame.schema[col]
         if dtype == pl.Null or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
             casts.append(pl.col(col).cast(pl.String))
@@ -119,7 +121,7 @@ def _check_dtypes(frame: pl.DataFrame, where: _Where) -> pl.DataFrame:
 
 def _clean_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Trim whitespace, and read the usual spellings of 'no value' as null."""
-    text = [c for c in (*SEQUENCES, MHC, LABEL, *KEPT) if c in frame.columns and frame.schema[c] == pl.String]
+    text = [c for c in (*RESIDUES, MHC, LABEL, *KEPT) if c in frame.columns and frame.schema[c] == pl.String]
     exprs = []
     for col in text:
         trimmed = pl.col(col).str.strip_chars()
@@ -128,6 +130,25 @@ def _clean_text(frame: pl.DataFrame) -> pl.DataFrame:
             missing = missing | (trimmed == "")
         exprs.append(pl.when(missing).then(None).otherwise(trimmed).alias(col))
     return frame.with_columns(exprs)
+
+
+def _remove_gaps(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Drop the alignment gaps ('.', '-') an IMGT-gapped export writes into CDR1/CDR2; a value of gaps only
+    becomes empty, which `_clean_text` reads as missing. Says how many values it changed."""
+    gaps = f"[{GAP_CHARACTERS}]"
+    cols = [c for c in GERMLINE_CDRS if c in frame.columns and frame.schema[c] == pl.String]
+    if not cols:
+        return frame, []
+    counts = frame.select(pl.col(c).str.contains(gaps).fill_null(False).sum() for c in cols).row(0)
+    changed = int(sum(counts))
+    if not changed:
+        return frame, []
+    frame = frame.with_columns(pl.col(c).str.replace_all(gaps, "") for c in cols)
+    noun = "value" if changed == 1 else "values"
+    return frame, [
+        f"{changed} CDR1/CDR2 {noun} held alignment gaps ('.' or '-'); the gaps were removed "
+        f"(a value of gaps only reads as missing)"
+    ]
 
 
 def _check_missing(frame: pl.DataFrame, where: _Where) -> None:
@@ -143,13 +164,13 @@ def _check_missing(frame: pl.DataFrame, where: _Where) -> None:
 
 def _raise_first(problems: list[tuple[int, str, str, int]], where: _Where) -> None:
     if problems:
-        row, col, message, more = min(problems, key=lambda p: (p[0], SEQUENCES.index(p[1])))
+        row, col, message, more = min(problems, key=lambda p: (p[0], RESIDUES.index(p[1])))
         raise where.fail(message, row, col, more)
 
 
 def _check_letters(frame: pl.DataFrame, where: _Where, lowercase: bool) -> None:
     problems = []
-    for col in (c for c in SEQUENCES if c in frame.columns):
+    for col in (c for c in RESIDUES if c in frame.columns):
         hit = _first(frame, pl.col(col) == "", col)
         if hit is not None:
             problems.append((hit[0], col, "empty sequence", hit[2]))
@@ -158,21 +179,36 @@ def _check_letters(frame: pl.DataFrame, where: _Where, lowercase: bool) -> None:
             row, value, more = hit
             pos = next(i for i, ch in enumerate(str(value)) if ch not in AMINO_ACIDS)
             ch = str(value)[pos]
-            hint = " (lowercase: pass --lowercase to upper-case sequences)" if ch.islower() and \
-                ch.upper() in AMINO_ACIDS and not lowercase else ""
-            problems.append((row, col, f"{value!r} has {ch!r} at position {pos + 1}, not one of the 20 amino "
-                                       f"acids {AMINO_ACIDS}{hint}", more))
+            hint = (
+                " (lowercase: pass --lowercase to upper-case sequences)"
+                if ch.islower() and ch.upper() in AMINO_ACIDS and not lowercase
+                else ""
+            )
+            problems.append(
+                (
+                    row,
+                    col,
+                    f"{value!r} has {ch!r} at position {pos + 1}, not one of the 20 amino acids {AMINO_ACIDS}{hint}",
+                    more,
+                )
+            )
     _raise_first(problems, where)
 
 
 def _check_lengths(frame: pl.DataFrame, where: _Where, max_len: int) -> None:
     problems = []
-    for col in (c for c in SEQUENCES if c in frame.columns):
+    for col in (c for c in RESIDUES if c in frame.columns):
         hit = _first(frame, pl.col(col).str.len_chars() > max_len, col)
         if hit is not None:
             row, value, more = hit
-            problems.append((row, col, f"{value!r} is {len(str(value))} long, over the maximum of {max_len} "
-                                       f"(raise it with --max-len)", more))
+            problems.append(
+                (
+                    row,
+                    col,
+                    f"{value!r} is {len(str(value))} long, over the maximum of {max_len} (raise it with --max-len)",
+                    more,
+                )
+            )
     _raise_first(problems, where)
 
 
@@ -202,16 +238,23 @@ def _describe_pair(frame: pl.DataFrame, row: int, key: list[str], where: _Where)
 
 
 def _check_conflicts(frame: pl.DataFrame, key: list[str], where: _Where) -> None:
-    groups = (frame.group_by(key).agg(pl.col(LABEL).n_unique().alias("n"),
-                                      pl.col(ROW).filter(pl.col(LABEL) == 1).min().alias("pos"),
-                                      pl.col(ROW).filter(pl.col(LABEL) == 0).min().alias("neg"))
-              .filter(pl.col("n") > 1))
+    groups = (
+        frame.group_by(key)
+        .agg(
+            pl.col(LABEL).n_unique().alias("n"),
+            pl.col(ROW).filter(pl.col(LABEL) == 1).min().alias("pos"),
+            pl.col(ROW).filter(pl.col(LABEL) == 0).min().alias("neg"),
+        )
+        .filter(pl.col("n") > 1)
+    )
     if groups.height:
         first = groups.with_columns(pl.max_horizontal("pos", "neg").alias("late")).sort("late").row(0, named=True)
         a, b = sorted((first["pos"], first["neg"]))
         more = f" ({groups.height - 1} more pairs like this)" if groups.height > 1 else ""
-        raise UsageError(f"{where.source}: {where.row(a)} and {where.row(b)}: the same pair "
-                         f"({_describe_pair(frame, a, key, where)}) is labelled both 1 and 0{more}")
+        raise UsageError(
+            f"{where.source}: {where.row(a)} and {where.row(b)}: the same pair "
+            f"({_describe_pair(frame, a, key, where)}) is labelled both 1 and 0{more}"
+        )
 
 
 def _check_classes(frame: pl.DataFrame, where: _Where) -> tuple[int, int]:
@@ -223,8 +266,9 @@ def _check_classes(frame: pl.DataFrame, where: _Where) -> tuple[int, int]:
     return positives, negatives
 
 
-def _duplicates(frame: pl.DataFrame, key: list[str], where: _Where,
-                policy: DuplicatePolicy) -> tuple[pl.DataFrame, int, int, int]:
+def _duplicates(
+    frame: pl.DataFrame, key: list[str], where: _Where, policy: DuplicatePolicy
+) -> tuple[pl.DataFrame, int, int, int]:
     counts = frame.group_by(key).agg(pl.len().alias("n"), pl.col(ROW).sort().alias("rows")).filter(pl.col("n") > 1)
     pairs = counts.height
     rows = int(counts.select((pl.col("n") - 1).sum()).item() or 0) if pairs else 0
@@ -232,9 +276,11 @@ def _duplicates(frame: pl.DataFrame, key: list[str], where: _Where,
         first = counts.with_columns(pl.col("rows").list.get(1).alias("second")).sort("second").row(0, named=True)
         original, repeat = first["rows"][0], first["second"]
         noun = "row" if rows == 1 else "rows"
-        raise UsageError(f"{where.source}: {where.row(repeat)} repeats {where.row(original)} "
-                         f"({_describe_pair(frame, original, key, where)}); {rows} duplicate {noun} in all; "
-                         f"drop them with --duplicates drop")
+        raise UsageError(
+            f"{where.source}: {where.row(repeat)} repeats {where.row(original)} "
+            f"({_describe_pair(frame, original, key, where)}); {rows} duplicate {noun} in all; "
+            f"drop them with --duplicates drop"
+        )
     if pairs and policy == "drop":
         frame = frame.unique(subset=key, keep="first", maintain_order=True)
         return frame, pairs, rows, rows
@@ -249,8 +295,7 @@ def _one_class_peptides(frame: pl.DataFrame) -> list[str]:
     example, label = one.row(0)[0], one.row(0)[2]
     kind = "positives" if label == 1 else "negatives"
     count = "1 peptide has" if one.height == 1 else f"{one.height} peptides have"
-    return [f"{count} one class only (e.g. {example!r}: {kind} only); their per-peptide "
-            f"AUROC is undefined"]
+    return [f"{count} one class only (e.g. {example!r}: {kind} only); their per-peptide AUROC is undefined"]
 
 
 def _integer_partition(frame: pl.DataFrame) -> pl.DataFrame:
@@ -262,11 +307,20 @@ def _integer_partition(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
-def normalise_frame(frame: pl.DataFrame, source: str, *, cdr3: Cdr3Convention = "keep", lowercase: bool = False,
-                    max_len: int = DEFAULT_MAX_LEN, duplicates: DuplicatePolicy = "keep",
-                    names: Mapping[str, str] | None = None, line_offset: int | None = None,
-                    rows_read: int | None = None, blank_rows: int = 0,
-                    other_chain_rows: int = 0) -> tuple[pl.DataFrame, ValidationReport]:
+def normalise_frame(
+    frame: pl.DataFrame,
+    source: str,
+    *,
+    cdr3: Cdr3Convention = "keep",
+    lowercase: bool = False,
+    max_len: int = DEFAULT_MAX_LEN,
+    duplicates: DuplicatePolicy = "keep",
+    names: Mapping[str, str] | None = None,
+    line_offset: int | None = None,
+    rows_read: int | None = None,
+    blank_rows: int = 0,
+    other_chain_rows: int = 0,
+) -> tuple[pl.DataFrame, ValidationReport]:
     """Check a canonical-named frame and return it cleaned (labels Int8, CDR3 convention applied) with a report.
 
     `names` maps canonical names back to the user's column names for messages; `line_offset` turns a data row
@@ -288,13 +342,17 @@ def normalise_frame(frame: pl.DataFrame, source: str, *, cdr3: Cdr3Convention = 
         raise UsageError(f"{source}: no data rows")
     if ROW not in frame.columns:
         frame = frame.with_row_index(ROW, offset=1)
-    frame = _clean_text(_check_dtypes(frame, where))
+    frame, gap_warnings = _remove_gaps(_check_dtypes(frame, where))
+    frame = _clean_text(frame)
     _check_missing(frame, where)
     lowered = 0
     if lowercase:
-        seqs = [c for c in SEQUENCES if c in frame.columns]
-        lowered = int(frame.select(pl.sum_horizontal(
-            [pl.col(c).str.contains("[a-z]").fill_null(False) for c in seqs])).sum().item())
+        seqs = [c for c in RESIDUES if c in frame.columns]
+        lowered = int(
+            frame.select(pl.sum_horizontal([pl.col(c).str.contains("[a-z]").fill_null(False) for c in seqs]))
+            .sum()
+            .item()
+        )
         frame = frame.with_columns(pl.col(c).str.to_uppercase() for c in seqs)
     _check_letters(frame, where, lowercase)
     stripped = 0
@@ -306,19 +364,30 @@ def normalise_frame(frame: pl.DataFrame, source: str, *, cdr3: Cdr3Convention = 
     _check_conflicts(frame, key, where)
     frame, pairs, dup_rows, dropped = _duplicates(frame, key, where, duplicates)
     positives, negatives = _check_classes(frame, where)
-    warnings = _one_class_peptides(frame)
+    warnings = gap_warnings + _one_class_peptides(frame)
     frame = canonical_order(_integer_partition(frame.drop(ROW)))
     report = ValidationReport(
-        source=source, rows=frame.height, rows_read=rows_read if rows_read is not None else frame.height + dropped,
-        positives=positives, negatives=negatives, duplicate_pairs=pairs, duplicate_rows=dup_rows,
-        dropped_duplicates=dropped, cdr3=cdr3, cdr3_stripped=stripped, lowercased=lowered,
-        blank_rows=blank_rows, other_chain_rows=other_chain_rows, columns=dict(names or {}),
+        source=source,
+        rows=frame.height,
+        rows_read=rows_read if rows_read is not None else frame.height + dropped,
+        positives=positives,
+        negatives=negatives,
+        duplicate_pairs=pairs,
+        duplicate_rows=dup_rows,
+        dropped_duplicates=dropped,
+        cdr3=cdr3,
+        cdr3_stripped=stripped,
+        lowercased=lowered,
+        blank_rows=blank_rows,
+        other_chain_rows=other_chain_rows,
+        columns=dict(names or {}),
         warnings=tuple(warnings),
     )
     return frame, report
 
 
-def validate_frame(frame: pl.DataFrame, source: str, *, max_len: int = DEFAULT_MAX_LEN,
-                   duplicates: DuplicatePolicy = "keep") -> ValidationReport:
+def validate_frame(
+    frame: pl.DataFrame, source: str, *, max_len: int = DEFAULT_MAX_LEN, duplicates: DuplicatePolicy = "keep"
+) -> ValidationReport:
     """Check a frame already in the canonical schema (e.g. from a dataset plugin); raise UsageError if bad."""
     return normalise_frame(frame, source, max_len=max_len, duplicates=duplicates)[1]

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.realdata,
 @pytest.mark.parametrize("path, rows, positives, peptides, columns", [
     (COURSE, 130_471, 32_523, 400, ["peptide", "cdr3b", "label"]),
     (NETTCR, 16_464, 2_744, 17, ["peptide", "cdr3b", "cdr3a", "label", "partition"]),
-    (IMMREP, 15_112, 2_520, 17, ["peptide", "cdr3b", "cdr3a", "label", "split"]),
+    (IMMREP, 15_112, 2_520, 17, ["peptide", "cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b", "label", "split"]),
 ])
 def test_loads_with_documented_counts(path, rows, positives, peptides, columns):
     loaded = load_table(path)
@@ -34,6 +34,19 @@ def test_loads_with_documented_counts(path, rows, positives, peptides, columns):
     assert loaded.report.positives == positives
     assert loaded.frame["peptide"].n_unique() == peptides
     assert loaded.frame.columns == columns
+
+
+def test_immrep_germline_cdrs_are_read_whole_and_left_out_of_the_keys():
+    loaded = load_table(IMMREP)
+    frame = loaded.frame
+    assert loaded.report.columns["cdr1a"] == "CDR1a" and loaded.report.columns["cdr2b"] == "CDR2b"
+    for col in ("cdr1a", "cdr2a", "cdr1b", "cdr2b"):
+        lengths = frame[col].str.len_chars()
+        assert frame[col].null_count() == 0 and 4 <= lengths.min() <= lengths.max() <= 8, col
+    assert not loaded.report.warnings  # the file holds no gapped CDR1/CDR2
+    # the TCR key stays the CDR3s: some CDR3 pairs occur with more than one V gene
+    assert frame.select("cdr3b", "cdr3a").n_unique() == 7_415
+    assert frame.select("cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b").n_unique() == 7_456
 
 
 def test_course_duplicates_counted_and_dropped():

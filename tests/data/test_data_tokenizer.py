@@ -8,7 +8,17 @@ from hypothesis import strategies as st
 
 from tcrbench.data import Tokenizer, synthesize
 from tcrbench.data.vocab import (
-    AMINO_ACIDS, CLS, FIRST_AA, MASK, PAD, REGION_CDR3A, REGION_CDR3B, REGION_PEPTIDE, REGION_SPECIAL, SEP, UNK,
+    AMINO_ACIDS,
+    CLS,
+    FIRST_AA,
+    MASK,
+    PAD,
+    REGION_CDR3A,
+    REGION_CDR3B,
+    REGION_PEPTIDE,
+    REGION_SPECIAL,
+    SEP,
+    UNK,
 )
 from tcrbench.errors import UsageError
 

@@ -97,3 +97,33 @@ def test_one_class_peptide_is_a_warning():
 def test_bad_options(option, message):
     with pytest.raises(UsageError, match=message):
         normalise_frame(_frame(), "p", **option)
+
+
+# ---------------------------------------------------------------- germline CDR1/CDR2 columns
+def test_germline_cdrs_are_checked_like_sequences_and_may_be_missing():
+    frame, report = normalise_frame(_frame(cdr1a=["TSGFNG", None, "  ", "NA"], cdr2b=["SQIVND"] * 4), "p")
+    assert frame.columns == ["peptide", "cdr3b", "cdr1a", "cdr2b", "label"]
+    assert frame["cdr1a"].to_list() == ["TSGFNG", None, None, None] and report.warnings == ()
+    with pytest.raises(UsageError) as exc:
+        validate_frame(_frame(cdr2b=["SQIVND", "SQIVND", "SQ*VND", "SQIVND"]), "p")
+    assert str(exc.value) == ("p: data row 3, column 'cdr2b': 'SQ*VND' has '*' at position 3, not one of the 20 "
+                              "amino acids ACDEFGHIKLMNPQRSTVWY")
+    with pytest.raises(UsageError, match=r"data row 2, column 'cdr1b': .* is 31 long, over the maximum of 30"):
+        validate_frame(_frame(cdr1b=["MNHEY", "M" * 31, "MNHEY", "MNHEY"]), "p")
+
+
+def test_germline_cdr_gaps_are_removed_and_counted():
+    frame, report = normalise_frame(_frame(cdr1a=["TSG..FNG", "-", "SSVPPY", "DRG-SQS"]), "p")
+    assert frame["cdr1a"].to_list() == ["TSGFNG", None, "SSVPPY", "DRGSQS"]
+    assert report.warnings == ("3 CDR1/CDR2 values held alignment gaps ('.' or '-'); the gaps were removed "
+                               "(a value of gaps only reads as missing)",)
+    # a gap anywhere else is still an error
+    with pytest.raises(UsageError, match=r"column 'cdr3b': 'CASS-F' has '-' at position 5"):
+        validate_frame(_frame(cdr3b=["CASS-F", "CASRF", "CASQF", "CASPF"]), "p")
+
+
+def test_germline_cdrs_are_not_part_of_the_pair_key():
+    # same peptide and CDR3, another V gene: still one pair, so a duplicate (and a conflict if labels differ)
+    frame = _frame(peptide=["GILGFVFTL"] * 4, cdr3b=["CASSF", "CASSF", "CASRF", "CASQF"],
+                   cdr1b=["MNHEY", "LNHDA", "MNHEY", "MNHEY"], label=[1, 1, 0, 0])
+    assert validate_frame(frame, "p").duplicate_pairs == 1

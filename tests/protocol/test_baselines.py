@@ -12,6 +12,7 @@ from tcrbench.errors import UsageError
 from tcrbench.plugins.protocols import Baseline
 from tcrbench_plugins.baselines import (
     BASELINES,
+    KmerPerPeptide,
     LogregKmer,
     LogregOnehot,
     Majority,
@@ -154,6 +155,8 @@ def test_bad_parameters_are_rejected():
         TcrOnly(k=7)
     with pytest.raises(ValueError, match="smoothing"):
         PeptideOnly(smoothing=-1)
+    with pytest.raises(ValueError, match="C must be positive"):
+        KmerPerPeptide(C=-1.0)
 
 
 # ---------------------------------------------------------------- the shortcuts in the real tables

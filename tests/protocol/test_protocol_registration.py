@@ -16,7 +16,8 @@ from tcrbench.testing import temporary_plugins
 EXPECTED = {
     Kind.SPLITTER: ({"random", "tcr", "peptide", "given"}, Splitter),
     Kind.METRIC: ({"auroc", "auprc", "accuracy", "balanced_accuracy", "mcc", "f1", "auc01", "macro_auroc"}, Metric),
-    Kind.BASELINE: ({"majority", "peptide_only", "tcr_only", "tcr_frequency", "logreg_onehot", "logreg_kmer"},
+    Kind.BASELINE: ({"majority", "peptide_only", "tcr_only", "tcr_frequency", "logreg_onehot", "logreg_kmer",
+                     "kmer_per_peptide"},
                     Baseline),
 }
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins"
