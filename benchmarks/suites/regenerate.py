@@ -55,10 +55,13 @@ def run_suite(suite: str, runs: Path, results: Path, data_dir: Path | None, run_
     print("$", shlex.join(command), flush=True)
     start = time.perf_counter()
     code = subprocess.call([sys.executable, "-m", "tcrbench", *command[1:]], cwd=REPO)  # this venv's tcrbench
-    seconds = time.perf_counter() - start
     if code not in (0, 1):  # 1: some cells failed; their rows are still reported
         raise SystemExit(f"suite {suite}: tcrbench run exited with {code}")
-    out = results / suite
+    seconds = accumulated_wall_time(run_dir, time.perf_counter() - start)
+    # the new results are written beside the old ones and swapped in only when complete: a run that crashed
+    # (exit status 1 from a traceback looks like "some cells failed") must not cost the committed results
+    final = results / suite
+    out = results / f".{suite}.new"
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -69,7 +72,26 @@ def run_suite(suite: str, runs: Path, results: Path, data_dir: Path | None, run_
     portable_copies(out)
     plots = write_plots(run_dir, out)
     write_readme(suite, out, command, seconds, code, plots)
+    if final.exists():
+        shutil.rmtree(final)
+    out.rename(final)
     return seconds
+
+
+WALL_FILE = "regenerate_wall_seconds.json"
+
+
+def accumulated_wall_time(run_dir: Path, seconds: float) -> float:
+    """The suite's wall time summed over every invocation that worked on its run folder.
+
+    A resumed regeneration (after a kill, or to add a new baseline's cells) times only what it computed; the
+    README must report what the whole suite cost, so each invocation adds its time to a file in the run folder.
+    """
+    path = run_dir / WALL_FILE
+    total = float(json.loads(path.read_text())["seconds"]) if path.is_file() else 0.0
+    total += seconds
+    path.write_text(json.dumps({"seconds": total}))
+    return total
 
 
 def portable_copies(out: Path) -> None:
@@ -110,7 +132,8 @@ def write_readme(suite: str, out: Path, command: list[str], seconds: float, code
         f"# Suite `{suite}`", "",
         "Regenerate: `python benchmarks/suites/regenerate.py " + suite + "` (see docs/case-study.md).", "",
         f"- command: `{shlex.join(command)}`",
-        f"- wall time: {seconds / 60:.1f} min on {os.cpu_count()} CPU cores"
+        f"- wall time: {seconds / 60:.1f} min on {os.cpu_count()} CPU cores (summed over the regenerations that "
+        "worked on this run folder)"
         + (" (exit status 1: some cells failed, listed below)" if code == 1 else ""),
         f"- device: {env.get('device', '?')}; torch threads: {env.get('threads', '?')}; "
         f"config hash `{(out / 'config_hash').read_text().strip()}`",

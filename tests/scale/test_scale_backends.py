@@ -45,6 +45,7 @@ def test_a_two_worker_local_cluster_from_the_cli_gives_the_serial_rows(tmp_path,
     args = ["run", "--dataset", "synthetic:n_peptides=3,n_positives_per_peptide=20", "--aug", "mask1",
             "--objective", "ntxent", "--folds", "2", "--pretrain-steps", "3", "--pretrain-batch", "32",
             "--steps", "3", "--batch-size", "32", "--baseline", "majority", "--baseline", "peptide_only",
+            "--encoder", "transformer:size=tiny",
             "--threads", "1", "--quiet", "--executor", "dask", "--workers", "2", "--out", str(out)]
     if importlib.util.find_spec("tensorboard") is not None:
         args += ["--track", "tensorboard"]
