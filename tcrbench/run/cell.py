@@ -198,6 +198,7 @@ class CellRunner:
             threshold=threshold,
             train_seconds=time.perf_counter() - start,
             seconds=time.perf_counter() - start,
+            framing=str(getattr(cell.conf.base_obj, "framing", "pan")),  # kmer_per_peptide: a model per peptide
         )
 
     def _encoder_rows(

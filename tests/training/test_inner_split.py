@@ -40,3 +40,18 @@ def test_no_fraction_no_validation(registry) -> None:
     inner = inner_split(frame, train, "tcr", 0.0, seed=0, registry=registry)
     assert np.array_equal(inner.fit, train) and len(inner.val) == 0
     assert not usable(np.array([1.0, 1.0])) and not usable(np.array([]))
+
+
+
+def test_rows_record_their_framing(tmp_path) -> None:
+    from tcrbench.run.runner import Runner
+    from tcrbench.testing import temporary_plugins, tiny_config
+
+    cfg = tiny_config(baselines=["majority", "kmer_per_peptide"], protocols=["finetune"], framing="per_peptide")
+    with temporary_plugins() as plugins:
+        summary = Runner(cfg, plugins, out=tmp_path / "run", quiet=True).run()
+    framing = {(r["baseline"] or r["arm"]): r["framing"] for r in summary.rows}
+    assert framing == {"majority": "pan", "kmer_per_peptide": "per_peptide", "supervised": "per_peptide",
+                       "pretrained": "per_peptide"}
+    trained = [r for r in summary.rows if r["arm"] != "baseline"]
+    assert all(r["epochs"] >= 1 and r["n_val"] > 0 and len(r["val_curve"]) == r["epochs"] for r in trained)
