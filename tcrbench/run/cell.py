@@ -90,6 +90,7 @@ class CellRunner:
         self.config_hash = config_hash
         self.versions = versions
         self.limit = TimeLimit(cfg.max_time)
+        self._inner: dict[tuple[int, int], InnerSplit] = {}
         self.cache = PretrainCache(
             cfg, data, Path(store.cache_dir), device, self.limit, self.initial_encoder, observe_pretrain_batch
         )
@@ -241,16 +242,19 @@ class CellRunner:
         return rows
 
     def inner(self, cell: Cell) -> InnerSplit:
-        """The cell's inner validation split (the same for every arm of this fold and seed)."""
-        seed = derive_seed(cell.seed, "inner", cell.fold_index)
-        return inner_split(
-            self.data.frame,
-            np.asarray(cell.fold.train),
-            self.cfg.split,
-            self.cfg.budget.val_fraction,
-            seed,
-            self.registry,
-        )
+        """The cell's inner validation split: the same for every arm and checkpoint of this fold and seed, so it is
+        drawn once per (seed, fold) and kept."""
+        key = (cell.seed, cell.fold_index)
+        if key not in self._inner:
+            self._inner[key] = inner_split(
+                self.data.frame,
+                np.asarray(cell.fold.train),
+                self.cfg.split,
+                self.cfg.budget.val_fraction,
+                derive_seed(cell.seed, "inner", cell.fold_index),
+                self.registry,
+            )
+        return self._inner[key]
 
     def _scores(
         self, cell: Cell, protocol: str, encoder: torch.nn.Module, progress: Progress
@@ -285,7 +289,7 @@ class CellRunner:
                 loss=getattr(cell.conf.enc_obj, "loss", "ce"),
                 on_step=progress.step("fine-tune"),
                 validation=validation,
-                groups=data.groups[fit_idx] if per_peptide else None,
+                groups=groups[fit_idx] if groups is not None else None,
                 n_groups=self.n_groups if per_peptide else 1,
             )
             g_train = groups[train_idx] if groups is not None else None

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 
@@ -46,16 +45,13 @@ class EarlyStopping:
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Rank-based AUROC (ties count half); NaN when a class is missing. Fast enough to run every epoch."""
+    """scikit-learn's AUROC (as the metrics use), NaN instead of an error when a class is missing."""
     labels = np.asarray(labels).astype(bool)
-    n_pos = int(labels.sum())
-    n_neg = labels.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(labels, scores))
 
 
 def validation_score(
@@ -70,7 +66,3 @@ def validation_score(
         finite = [v for v in values if np.isfinite(v)]
         return float(np.mean(finite)) if finite else float("nan")
     return auroc(labels, scores)
-
-
-def as_numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy()

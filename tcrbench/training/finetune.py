@@ -20,6 +20,7 @@ from torch import nn
 
 from tcrbench.data.vocab import TokenBatch
 from tcrbench.run.config import Budget
+from tcrbench.training.batches import steps_per_epoch
 from tcrbench.training.buckets import epoch_batches, ordered_chunks, trim
 from tcrbench.training.early_stopping import EarlyStopping, validation_score
 from tcrbench.training.failures import check_loss
@@ -96,7 +97,7 @@ class FinetuneStats:
 
 def _plan(n: int, batch: int, budget: Budget) -> tuple[int, int]:
     """(epochs at most, steps at most): `finetune_steps` caps the steps and sets the epochs it needs."""
-    per_epoch = max(1, -(-n // batch))
+    per_epoch = max(1, steps_per_epoch(n, batch))
     if budget.finetune_steps is not None:
         return max(1, -(-budget.finetune_steps // per_epoch)), budget.finetune_steps
     return budget.finetune_epochs, budget.finetune_epochs * per_epoch
