@@ -1,17 +1,21 @@
-"""`tcrbench stats compare`: the leaderboard statistics for scores produced outside tcrbench."""
+"""`tcrbench stats compare` and `tcrbench stats plan`: the leaderboard statistics and power planning for a
+CSV of scores or a run folder."""
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from tcrbench.cli.stats_format import num as _num
+from tcrbench.cli.stats_format import pval as _p
+from tcrbench.cli.stats_input import choose_baseline, load_scores, read_scores_table
+from tcrbench.cli.stats_plan import SCORES_HELP, pairing_option, plan_cmd
 from tcrbench.errors import UsageError
 from tcrbench.stats import Comparison, compare, flags, json_safe
 
@@ -24,58 +28,12 @@ FLAG_HELP = {
     flags.IDENTICAL: "every difference is zero",
     flags.NAN_DROPPED: "pairs with a NaN score were dropped (--drop-nan)",
 }
+__all__ = ["app", "print_comparison", "read_scores_table", "write_csv", "write_json"]
 
 
 @app.callback()
 def _group() -> None:
     """Paired statistics: is a method really better than the baseline?"""
-
-
-def read_scores_table(path: Path) -> tuple[dict[str, list[str]], list[int]]:
-    """Columns of a CSV (or TSV, by suffix) as text, and the file line of every data row."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise UsageError(f"{path}: the file is empty")
-        names = [h.strip().lower() for h in header]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise UsageError(f"{path}, line 1: column {dupes[0]!r} appears more than once")
-        columns: dict[str, list[str]] = {n: [] for n in names}
-        lines: list[int] = []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(names):
-                raise UsageError(f"{path}, line {reader.line_num}: {len(row)} fields, but the header has {len(names)}")
-            for name, cell in zip(names, row, strict=True):
-                columns[name].append(cell)
-            lines.append(reader.line_num)
-    return columns, lines
-
-
-def _num(x: Any, digits: int = 3) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        if math.isnan(x):
-            return "-"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        if abs(x) < 1e-12:  # floating-point residue of a zero difference
-            x = 0.0
-        return f"{x:.{digits}g}" if abs(x) < 1e-3 and x != 0 else f"{x:.{digits}f}"
-    return str(x)
-
-
-def _p(x: float | None) -> str:
-    if x is None or math.isnan(x):
-        return "-"
-    return f"{x:.2g}" if x < 0.001 else f"{x:.3f}"
 
 
 def print_comparison(result: Comparison, console: Console) -> None:
@@ -84,7 +42,8 @@ def print_comparison(result: Comparison, console: Console) -> None:
     n_compared = len(result.rows) - 1
     console.print(
         f"[bold]{result.test}-test[/bold] vs baseline [bold]{result.baseline}[/bold]: "
-        f"n_test/n_train = {result.test_train_ratio:.4g} ({ratio_note}); {result.pairing}; "
+        f"n_test/n_train = {result.test_train_ratio:.4g} ({ratio_note}); {result.pairing}"
+        f"{f' (from the {result.pairing_from})' if result.pairing_from == 'split_seed column' else ''}; "
         f"Holm across {n_compared} method(s)."
     )
     pct = int(round(result.confidence * 100))
@@ -114,7 +73,8 @@ def print_comparison(result: Comparison, console: Console) -> None:
 
     contrast = Table(title="For contrast (paired t and Wilcoxon ignore the overlap of CV training sets)")
     equivalent = f"P(|diff| ≤ {result.rope:g})"
-    for col in ("method", "paired t p", "Wilcoxon p", "P(better)", equivalent, "P(worse)", "5x2cv t p / F p"):
+    cols = ("method", "paired t p", "Wilcoxon p", "sign-flip p", "P(better)", equivalent, "P(worse)", "5x2cv t p / F p")
+    for col in cols:
         contrast.add_column(col, overflow="fold")
     for r in result.rows:
         if r.is_baseline or r.paired_t is None or r.wilcoxon is None or r.bayesian is None:
@@ -124,12 +84,20 @@ def print_comparison(result: Comparison, console: Console) -> None:
             r.method,
             _p(r.paired_t.p),
             _p(r.wilcoxon.p),
+            _p(r.sign_flip.p) if r.sign_flip else "-",
             _num(r.bayesian.p_better),
             _num(r.bayesian.p_equivalent),
             _num(r.bayesian.p_worse),
             five,
         )
     console.print(contrast)
+    power_pct = 80
+    for r in result.rows:
+        if not r.is_baseline and r.detectable is not None and r.p is not None and r.p >= 1.0 - result.confidence:
+            console.print(
+                f"  {r.method}: not shown to differ; this design detects a true difference of "
+                f"{_num(r.detectable)} with {power_pct}% power (tcrbench stats plan: what would detect less)"
+            )
     shown = sorted({f for r in result.rows for f in r.flags})
     for f in shown:
         console.print(f"  {f}: {FLAG_HELP.get(f, '')}")
@@ -155,17 +123,23 @@ def write_json(result: Comparison, path: Path) -> None:
 
 @app.command("compare")
 def compare_cmd(
-    scores: Path = typer.Argument(..., help="CSV (or .tsv) with columns method, fold, score and optionally seed."),
-    baseline: str = typer.Option(..., "--baseline", "-b", help="The method every other method is compared with."),
+    scores: Path = typer.Argument(..., help=SCORES_HELP),
+    baseline: Optional[str] = typer.Option(
+        None,
+        "--baseline",
+        "-b",
+        help="The method every other method is compared with. Run folder default: the supervised fine-tune arm.",
+    ),
     n_train: Optional[float] = typer.Option(None, "--n-train", help="Training-set size per fold (with --n-test)."),
     n_test: Optional[float] = typer.Option(None, "--n-test", help="Test-set size per fold (with --n-train)."),
     ratio: Optional[float] = typer.Option(
-        None, "--ratio", help="n_test / n_train, e.g. 0.5 for 3-fold CV. Default: 1/(k-1) from the folds, flagged."
+        None,
+        "--ratio",
+        help="n_test / n_train, e.g. 0.5 for 3-fold CV. Default: a run folder's sizes, else 1/(k-1), flagged.",
     ),
-    seeds_redraw_folds: bool = typer.Option(
-        False,
-        "--seeds-redraw-folds/--seeds-reinit",
-        help="Each seed drew new folds (pairs: every cell) or only re-initialised the model (pairs: fold means).",
+    seeds_redraw_folds: Optional[bool] = pairing_option(),
+    metric: Optional[str] = typer.Option(
+        None, "--metric", help="Run folder only: the metric to compare (default: the run's primary metric)."
     ),
     drop_nan: bool = typer.Option(False, "--drop-nan", help="Drop pairs with a NaN score instead of failing."),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the interval."),
@@ -187,10 +161,12 @@ def compare_cmd(
         raise UsageError("--ratio and --n-train/--n-test both given: use one or the other")
     if (n_train is None) != (n_test is None):
         raise UsageError("--n-train and --n-test go together: give both")
-    columns, lines = read_scores_table(scores)
+    table = load_scores(scores, metric)
+    if ratio is None and n_train is None:
+        ratio = table.ratio
     result = compare(
-        columns,
-        baseline,
+        table.columns,
+        choose_baseline(baseline, table),
         test_train_ratio=ratio,
         n_train=n_train,
         n_test=n_test,
@@ -200,13 +176,18 @@ def compare_cmd(
         rope=rope,
         resolution=resolution,
         higher_is_better=not lower_is_better,
-        source=str(scores),
-        lines=lines,
+        source=table.source,
+        lines=table.lines,
     )
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)
+    if table.metric:
+        console.print(f"metric: {table.metric}")
     print_comparison(result, console)
     for path in outputs:
         (write_json if path.suffix.lower() == ".json" else write_csv)(result, path)
         console.print(f"wrote {path}")
+
+
+app.command("plan")(plan_cmd)

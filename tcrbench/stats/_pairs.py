@@ -7,8 +7,8 @@ each fold's difference, so they are averaged first (n = k); redrawn folds are ne
 
 from __future__ import annotations
 
-import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +16,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tcrbench.errors import UsageError
+
+#: Up to this many pairs the sign-flip null distribution is enumerated exactly (2^20 sums).
+EXACT_SIGN_FLIP_MAX = 20
 
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES = ("two-sided", "greater", "less")
@@ -31,6 +34,7 @@ class Differences:
     n_dropped: int
     seeds_redraw_folds: bool
     tol: float  # below this a difference or a spread is floating-point noise
+    n_partitions: int = 1  # distinct draws of the folds the pairs come from
 
     @property
     def n(self) -> int:
@@ -70,8 +74,14 @@ def paired_differences(
     *,
     seeds_redraw_folds: bool = False,
     drop_nan: bool = False,
+    partitions: Sequence[int] | None = None,
 ) -> Differences:
-    """Match ``scores`` with ``baseline`` cell by cell and reduce to the pairs a test should count."""
+    """Match ``scores`` with ``baseline`` cell by cell and reduce to the pairs a test should count.
+
+    ``partitions`` (one label per seed row) says which seeds share one draw of the folds; it overrides
+    ``seeds_redraw_folds``: differences are averaged over the seeds of a partition per fold, and every
+    (partition, fold) is a pair. Redrawn folds are all-distinct labels, fixed folds one label.
+    """
     a = as_score_array(scores, "scores")
     b = as_score_array(baseline, "baseline")
     if a.shape != b.shape:
@@ -93,26 +103,34 @@ def paired_differences(
     diff = a - b
     keep = ~missing
     n_seeds, k = diff.shape
-    if seeds_redraw_folds or n_seeds == 1:
-        d = diff[keep]  # row-major: seed by seed
-        folds_present = int(keep.any(axis=0).sum())
+    if partitions is None:
+        labels = list(range(n_seeds)) if seeds_redraw_folds else [0] * n_seeds
     else:
-        counts = keep.sum(axis=0)
+        labels = list(partitions)
+        if len(labels) != n_seeds:
+            raise UsageError(f"partitions has {len(labels)} labels for {n_seeds} seed rows")
+    groups = list(dict.fromkeys(labels))
+    parts = []
+    for g in groups:  # row-major: partition by partition, folds in order
+        rows = [i for i, lab in enumerate(labels) if lab == g]
+        counts = keep[rows].sum(axis=0)
         present = counts > 0
-        d = np.where(keep, diff, 0.0).sum(axis=0)[present] / counts[present]
-        folds_present = int(present.sum())
+        parts.append(np.where(keep[rows], diff[rows], 0.0).sum(axis=0)[present] / counts[present])
+    d = np.concatenate(parts)
+    folds_present = int(keep.any(axis=0).sum())
     n_dropped = int(missing.sum())
     if d.size < 2:
         extra = f" after dropping {n_dropped} pair(s) with NaN" if n_dropped else ""
-        unit = "folds" if not (seeds_redraw_folds or n_seeds == 1) else "pairs"
+        unit = "folds" if len(groups) == 1 < n_seeds else "pairs"
         raise UsageError(f"need at least 2 {unit} to compare, got {d.size}{extra}")
     return Differences(
         d=d,
         n_folds=folds_present,
         n_seeds=n_seeds,
         n_dropped=n_dropped,
-        seeds_redraw_folds=bool(seeds_redraw_folds),
+        seeds_redraw_folds=bool(seeds_redraw_folds) if partitions is None else len(groups) > 1,
         tol=noise_tolerance(a[keep], b[keep]),
+        n_partitions=len(groups),
     )
 
 
@@ -160,11 +178,17 @@ def sign_flip_p(d: np.ndarray, tol: float, alternative: str = "two-sided") -> fl
             return min_rank_p(n, "two-sided")
         favourable = (c > 0) == (alternative == "greater")
         return 0.5**n if favourable else 1.0
-    if n > 20:
-        raise ValueError("exact sign-flip enumeration is limited to 20 pairs")
-    signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
-    sums = signs @ d
+    if n > EXACT_SIGN_FLIP_MAX:
+        raise ValueError(f"exact sign-flip enumeration is limited to {EXACT_SIGN_FLIP_MAX} pairs")
+    sums = np.zeros(1)
+    for x in d:  # all 2^n signed sums, doubling once per difference (8 MB at n = 20)
+        sums = np.concatenate((sums + x, sums - x))
     observed = float(d.sum())
+    return _tail(sums, observed, tol, alternative)
+
+
+def _tail(sums: np.ndarray, observed: float, tol: float, alternative: str) -> float:
+    """Share of the signed sums at least as extreme as ``observed`` (within ``tol``)."""
     if alternative == "two-sided":
         hits = np.abs(sums) >= abs(observed) - tol
     elif alternative == "greater":

@@ -21,6 +21,8 @@ from tcrbench.errors import UsageError
 
 REQUIRED_COLUMNS = ("method", "fold", "score")
 SEED_COLUMN = "seed"
+#: Optional: the seed that drew the folds (= seed when seeds redraw the folds, constant when they do not).
+SPLIT_SEED_COLUMN = "split_seed"
 
 
 class Where:
@@ -102,6 +104,7 @@ class Grid:
     seeds: list[str]
     scores: dict[str, np.ndarray]  # method -> (seeds, folds), NaN where a score was missing
     nan_rows: list[int]
+    split_seeds: list[str] | None = None  # per seed (in ``seeds`` order): the seed that drew its folds
 
 
 def read_grid(scores: Any, baseline: str, *, drop_nan: bool, where: Where) -> Grid:
@@ -115,6 +118,8 @@ def read_grid(scores: Any, baseline: str, *, drop_nan: bool, where: Where) -> Gr
     if n_rows == 0:
         raise UsageError(f"{where.source}: the table has no rows")
     seeds_col = cols.get(SEED_COLUMN)
+    split_col = cols.get(SPLIT_SEED_COLUMN)
+    split_of: dict[str, tuple[str, int]] = {}  # seed -> (split seed, first row)
     cells: dict[str, dict[tuple[str, str], tuple[float, int]]] = {}
     nan_rows: list[int] = []
     for i in range(n_rows):
@@ -127,6 +132,16 @@ def read_grid(scores: Any, baseline: str, *, drop_nan: bool, where: Where) -> Gr
             if _blank(seeds_col[i]):
                 raise UsageError(f"{where(i)}: column 'seed' is empty")
             seed = _label(seeds_col[i])
+        if split_col is not None:
+            if _blank(split_col[i]):
+                raise UsageError(f"{where(i)}: column 'split_seed' is empty")
+            split = _label(split_col[i])
+            first_split, first_row = split_of.setdefault(seed, (split, i))
+            if split != first_split:
+                raise UsageError(
+                    f"{where(i)}: seed {seed} has split_seed {split}, but {first_split} at "
+                    f"{where(first_row).split(', ', 1)[1]}; one seed's folds come from one split"
+                )
         score = _score(cols["score"][i], where(i))
         if math.isnan(score):
             if not drop_nan:
@@ -178,4 +193,5 @@ def read_grid(scores: Any, baseline: str, *, drop_nan: bool, where: Where) -> Gr
                 f"which baseline {baseline!r} has; folds must match between methods"
             )
         grid[m] = np.array([[cells[m][(s, f)][0] for f in folds] for s in seeds], dtype=float)
-    return Grid(methods=methods, folds=folds, seeds=seeds, scores=grid, nan_rows=nan_rows)
+    splits = [split_of[s][0] for s in seeds] if split_col is not None else None
+    return Grid(methods=methods, folds=folds, seeds=seeds, scores=grid, nan_rows=nan_rows, split_seeds=splits)

@@ -79,8 +79,12 @@ def test_seeds_and_tsv(tmp_path: Path) -> None:
     assert _run(str(scores), "-b", "base", "--seeds-redraw-folds", "--out", str(out)).exit_code == 0
     row = json.loads(out.read_text())["rows"][1]
     assert row["n_pairs"] == 8 and row["n_seeds"] == 2
-    assert _run(str(scores), "-b", "base", "--out", str(out)).exit_code == 0
+    assert _run(str(scores), "-b", "base", "--fixed-folds", "--out", str(out)).exit_code == 0
     assert json.loads(out.read_text())["rows"][1]["n_pairs"] == 4
+    assert _run(str(scores), "-b", "base", "--seeds-reinit", "--out", str(out)).exit_code == 0  # the old spelling
+    assert json.loads(out.read_text())["rows"][1]["n_pairs"] == 4
+    message = _usage_error(_run(str(scores), "-b", "base"))
+    assert "2 seeds, but nothing says whether each seed drew new folds" in message and "--fixed-folds" in message
 
 
 def test_nan_line_is_named_and_drop_nan_counts(tmp_path: Path) -> None:
