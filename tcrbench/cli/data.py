@@ -18,6 +18,8 @@ from tcrbench.data.synthetic import (
     DEFAULT_POSITIVES,
     synthesize,
 )
+from tcrbench.data.synthetic_corpus import DEFAULT_CORPUS, control_corpus
+from tcrbench.errors import UsageError
 
 app = typer.Typer(
     help="Make the synthetic default dataset, or check and summarise a table of TCR-peptide pairs.",
@@ -72,8 +74,23 @@ def synth(
         ),
     ] = "swapped",
     seed: Annotated[int, typer.Option("--seed", help="Same seed and options, same file.")] = 0,
+    corpus: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--corpus",
+            help="Also write an unlabelled pretraining corpus for this table (a known-answer control; see --control).",
+        ),
+    ] = None,
+    control: Annotated[
+        Literal["positive", "negative"],
+        typer.Option(
+            "--control",
+            help="positive: the corpus CDR3s carry the table's binding motifs; negative: matched CDR3s without them.",
+        ),
+    ] = "positive",
+    corpus_size: Annotated[int, typer.Option("--corpus-size", min=1, help="Rows of the corpus.")] = DEFAULT_CORPUS,
 ) -> None:
-    """Write the synthetic default dataset (deterministic from --seed)."""
+    """Write the synthetic default dataset (deterministic from --seed), and optionally a control corpus."""
     frame = synthesize(
         n_peptides=n_peptides,
         n_positives_per_peptide=positives,
@@ -82,11 +99,17 @@ def synth(
         negatives=negatives,
         seed=seed,
     )
+    if corpus is not None and corpus.resolve() == out.resolve():
+        raise UsageError(f"--corpus {corpus}: the same file as the table")
     write_table(frame, out)
     typer.echo(
         f"wrote {frame.height:,} rows ({n_peptides} peptides, 1:{negative_ratio}, {negatives} negatives, "
         f"difficulty {difficulty:g}, seed {seed}) to {out}"
     )
+    if corpus is not None:
+        rows = control_corpus(control, corpus_size, n_peptides=n_peptides, difficulty=difficulty, seed=seed)
+        write_table(rows, corpus)
+        typer.echo(f"wrote a {control}-control corpus of {rows.height:,} unlabelled CDR3s to {corpus}")
 
 
 @app.command()

@@ -88,6 +88,16 @@ def register(app: typer.Typer) -> None:
             None, "--pretrain-on", help="train (default) or all: the course's transductive protocol."
         ),
         protocol: Optional[list[str]] = typer.Option(None, "--protocol", help="finetune and/or probe (default both)."),
+        pretrain_data: Optional[list[str]] = typer.Option(
+            None,
+            "--pretrain-data",
+            help="Unlabelled sequences for pretraining, repeatable: a table file (AIRR TSV too) or olga:n=100000.",
+        ),
+        label_fraction: Optional[str] = typer.Option(
+            None,
+            "--label-fraction",
+            help="Fine-tune, probe and fit baselines on these shares of each fold's labels: 0.02,0.1,1.0.",
+        ),
         baseline: Optional[list[str]] = typer.Option(
             None, "--baseline", help="Only these simple baselines (repeatable)."
         ),
@@ -188,6 +198,8 @@ def register(app: typer.Typer) -> None:
             fixed_folds=fixed_folds,
             pretrain_on=pretrain_on,
             protocols=protocol or None,
+            pretrain_data=pretrain_data or None,
+            label_fractions=label_fraction,
             metrics=metric or None,
             duplicates=None if drop_duplicates is None else ("drop" if drop_duplicates else "keep"),
             pretrain_epochs=pretrain_epochs,

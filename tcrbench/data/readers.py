@@ -100,10 +100,10 @@ def _separator_hint(name: str, sep: str) -> str:
     return "is it a table at all?"
 
 
-def _read_text(path: Path, data: bytes, kind: str) -> tuple[pl.DataFrame, int | None]:
+def _read_text(path: Path, data: bytes, kind: str, one_column: bool = False) -> tuple[pl.DataFrame, int | None]:
     sep = "\t" if kind == "tsv" else ","
     names = _header(path, data[:_SNIFF_BYTES].decode("utf-8", errors="replace"), sep)
-    if len(names) == 1:
+    if len(names) == 1 and not one_column:
         raise UsageError(
             f"{path}: not a table: the header has a single column {names[0]!r} ({_separator_hint(names[0], sep)})"
         )
@@ -118,8 +118,11 @@ def _read_text(path: Path, data: bytes, kind: str) -> tuple[pl.DataFrame, int | 
     return frame, (1 if lines == frame.height + 1 else None)
 
 
-def read_raw(path: str | Path) -> RawTable:
-    """The file's table with a 1-based data-row column; every file-level problem is a one-line UsageError."""
+def read_raw(path: str | Path, one_column: bool = False) -> RawTable:
+    """The file's table with a 1-based data-row column; every file-level problem is a one-line UsageError.
+
+    A one-column text file is refused as a likely wrong separator unless `one_column` (a list of CDR3s is a
+    perfectly good pretraining corpus)."""
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
@@ -141,7 +144,7 @@ def read_raw(path: str | Path) -> RawTable:
         line_offset = None
     else:
         _check_text(path, data[:_SNIFF_BYTES])
-        frame, line_offset = _read_text(path, data, kind)
+        frame, line_offset = _read_text(path, data, kind, one_column)
     if frame.height == 0:
         raise UsageError(f"{path}: has a header but no data rows")
     frame = frame.with_row_index(ROW, offset=1)

@@ -49,6 +49,10 @@ class ResultRow:
     best_epoch: Optional[int] = None  # the epoch whose weights were restored
     val_curve: list[float] = field(default_factory=list)  # inner-validation score after each epoch
     n_val: int = 0  # rows of the inner validation split carved from the training fold
+    label_fraction: float = 1.0  # share of the training fold's labelled rows fine-tuning/probing/baselines saw
+    n_labelled: Optional[int] = None  # those rows (nested subsets: a smaller fraction's rows are in a larger one's)
+    # the unlabelled corpus pretraining saw besides the training fold: sources, hash, rows used, test TCRs removed
+    pretrain_corpus: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION

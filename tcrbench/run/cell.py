@@ -28,7 +28,8 @@ from tcrbench.results.store import RunStore
 from tcrbench.run.config import RunConfig
 from tcrbench.run.evaluation import choose_threshold, evaluate
 from tcrbench.run.grid import Configuration
-from tcrbench.run.inner_split import InnerSplit, inner_split, usable
+from tcrbench.run.inner_split import InnerSplit, usable
+from tcrbench.run.label_fraction import ITEM_SEP, LabelledSplits, item, parse_item
 from tcrbench.run.prepare import PreparedData
 from tcrbench.run.pretrain_cache import BatchObserver, PretrainCache
 from tcrbench.run.progress import Progress
@@ -54,8 +55,10 @@ class Cell:
     seed: int
 
     def row_key(self, protocol: str) -> str:
-        """The row's file name in the run folder: readable, and unique per configuration, seed, fold, protocol."""
-        return f"{self.conf.slug}-{self.config_id[:8]}-s{self.seed}-f{self.fold_index}-{protocol}"
+        """The row's file name in the run folder: readable, and unique per configuration, seed, fold, protocol
+        (and label fraction: `finetune@0.05` becomes `finetune-lf0.05`)."""
+        name = protocol.replace(ITEM_SEP, "-lf")
+        return f"{self.conf.slug}-{self.config_id[:8]}-s{self.seed}-f{self.fold_index}-{name}"
 
 
 def initial_encoder(cell: Cell, max_len: int) -> torch.nn.Module:
@@ -90,9 +93,16 @@ class CellRunner:
         self.config_hash = config_hash
         self.versions = versions
         self.limit = TimeLimit(cfg.max_time)
-        self._inner: dict[tuple[int, int], InnerSplit] = {}
+        self.splits = LabelledSplits(data.frame, cfg, registry)
         self.cache = PretrainCache(
-            cfg, data, Path(store.cache_dir), device, self.limit, self.initial_encoder, observe_pretrain_batch
+            cfg,
+            data,
+            Path(store.cache_dir),
+            device,
+            self.limit,
+            self.initial_encoder,
+            observe_pretrain_batch,
+            held_out=self.held_out,
         )
 
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
@@ -101,11 +111,12 @@ class CellRunner:
 
     # ------------------------------------------------------------ a cell's rows
     def run_cell(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress) -> list[ResultRow]:
-        """The cell's rows for `protocols`; failed rows (with the reason) when the cell breaks."""
+        """The cell's rows for `protocols` (each a protocol, or `protocol@fraction` below the full label budget);
+        failed rows (with the reason) when the cell breaks."""
         start = time.perf_counter()
         try:
             if cell.conf.arm == "baseline" and cell.conf.base_obj is not None:
-                return [self._baseline_row(cell, redraw, start)]
+                return [self._baseline_row(cell, what, redraw) for what in protocols]
             return self._encoder_rows(cell, protocols, redraw, progress, start)
         except StoppedForTime:  # a clean stop, not a failed cell: the run ends and resumes here
             raise
@@ -120,6 +131,11 @@ class CellRunner:
     def row(self, cell: Cell, protocol: str, redraw: bool, **kw: Any) -> ResultRow:
         """A result row of this cell, with its configuration, fold, plugin sources and versions filled in."""
         conf = cell.conf
+        protocol, fraction = parse_item(protocol)
+        if fraction < 1.0:
+            kw.setdefault("n_labelled", len(self.labelled(cell, fraction)) if kw.get("status") == "ok" else None)
+        elif kw.get("status") == "ok":
+            kw.setdefault("n_labelled", len(cell.fold.train))
         sources = {}
         for kind, obj in (
             (Kind.AUGMENTATION, conf.aug_obj),
@@ -130,7 +146,8 @@ class CellRunner:
             for part in getattr(obj, "parts", None) or ([obj] if obj is not None else []):
                 sources[f"{kind.value}:{part.name}"] = str(self.registry.get(kind, part.name).source)
         return ResultRow(
-            row_key=cell.row_key(protocol),
+            row_key=cell.row_key(item(protocol, fraction)),
+            label_fraction=fraction,
             config_hash=self.config_hash,
             config_id=cell.config_id,
             label=conf.label,
@@ -156,16 +173,23 @@ class CellRunner:
         )
 
     def evaluate(
-        self, cell: Cell, train_scores: np.ndarray, test_scores: np.ndarray, predictions: str | None = None
+        self,
+        cell: Cell,
+        train_scores: np.ndarray,
+        test_scores: np.ndarray,
+        predictions: str | None = None,
+        train_rows: np.ndarray | None = None,
     ) -> tuple[dict[str, float], float]:
-        """Metrics of the test fold at a threshold chosen on the training fold's scores, and that threshold.
+        """Metrics of the test fold at a threshold chosen on the training rows' scores, and that threshold.
 
-        With `predictions` (a row key), the test fold's scores are also kept in the run folder under that key;
-        the training-dynamics points are evaluated without one.
+        `train_rows` are the labelled rows the scores of `train_scores` belong to (the whole training fold by
+        default). With `predictions` (a row key), the test fold's scores are also kept in the run folder under
+        that key; the training-dynamics points are evaluated without one.
         """
         frame, fold = self.data.frame, cell.fold
         labels, peptides = frame["label"].to_numpy(), frame["peptide"].to_numpy()
-        threshold = choose_threshold(labels[fold.train], train_scores)
+        train = np.asarray(fold.train) if train_rows is None else train_rows
+        threshold = choose_threshold(labels[train], train_scores)
         metrics = evaluate(self.metrics, labels[fold.test], test_scores, peptides[fold.test], threshold)
         if predictions is not None:
             self.store.write_predictions(
@@ -182,17 +206,24 @@ class CellRunner:
             )
         return metrics, float(threshold)
 
-    def _baseline_row(self, cell: Cell, redraw: bool, start: float) -> ResultRow:
+    def _baseline_row(self, cell: Cell, what: str, redraw: bool) -> ResultRow:
+        start = time.perf_counter()
         frame = self.data.frame
-        train, test = frame[cell.fold.train.tolist()], frame[cell.fold.test.tolist()]
+        _, fraction = parse_item(what)
+        rows = self.labelled(cell, fraction)
+        train, test = frame[rows.tolist()], frame[cell.fold.test.tolist()]
         seed = derive_seed(cell.seed, "baseline", cell.fold_index)
         s_train, s_test = cell.conf.base_obj.fit_predict(train, test, seed)
         metrics, threshold = self.evaluate(
-            cell, np.asarray(s_train, float), np.asarray(s_test, float), predictions=cell.row_key("baseline")
+            cell,
+            np.asarray(s_train, float),
+            np.asarray(s_test, float),
+            predictions=cell.row_key(what),
+            train_rows=rows,
         )
         return self.row(
             cell,
-            "baseline",
+            what,
             redraw,
             status="ok",
             metrics=metrics,
@@ -220,14 +251,17 @@ class CellRunner:
         except StoppedForTime as stop:
             log.warning("%s", stop)
             raise
-        for protocol in protocols:
+        for what in protocols:
             t0 = time.perf_counter()
-            s_train, s_test, trained = self._scores(cell, protocol, encoder, progress)
-            metrics, threshold = self.evaluate(cell, s_train, s_test, predictions=cell.row_key(protocol))
+            protocol, fraction = parse_item(what)
+            s_train, s_test, trained = self._scores(cell, protocol, encoder, progress, fraction)
+            metrics, threshold = self.evaluate(
+                cell, s_train, s_test, predictions=cell.row_key(what), train_rows=self.labelled(cell, fraction)
+            )
             rows.append(
                 self.row(
                     cell,
-                    protocol,
+                    what,
                     redraw,
                     status="ok",
                     metrics=metrics,
@@ -241,34 +275,32 @@ class CellRunner:
         self.limit.did_work()
         return rows
 
-    def inner(self, cell: Cell) -> InnerSplit:
-        """The cell's inner validation split: the same for every arm and checkpoint of this fold and seed, so it is
-        drawn once per (seed, fold) and kept."""
-        key = (cell.seed, cell.fold_index)
-        if key not in self._inner:
-            self._inner[key] = inner_split(
-                self.data.frame,
-                np.asarray(cell.fold.train),
-                self.cfg.split,
-                self.cfg.budget.val_fraction,
-                derive_seed(cell.seed, "inner", cell.fold_index),
-                self.registry,
-            )
-        return self._inner[key]
+    def labelled(self, cell: Cell, fraction: float = 1.0) -> np.ndarray:
+        """The training fold's rows whose labels this cell may use at `fraction` (see run.label_fraction)."""
+        return self.splits.labelled(cell.fold, cell.seed, cell.fold_index, fraction)
+
+    def inner(self, cell: Cell, fraction: float = 1.0) -> InnerSplit:
+        """The inner validation split of those rows: drawn once per fold, seed and fraction, shared by every arm."""
+        return self.splits.inner(cell.fold, cell.seed, cell.fold_index, fraction)
+
+    def held_out(self, cell: Cell) -> np.ndarray:
+        """Rows whose TCRs a corpus must not show this cell's pretraining (test fold, inner validation)."""
+        return self.splits.held_out(cell.fold, cell.seed, cell.fold_index)
 
     def _scores(
-        self, cell: Cell, protocol: str, encoder: torch.nn.Module, progress: Progress
+        self, cell: Cell, protocol: str, encoder: torch.nn.Module, progress: Progress, fraction: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        """Train- and test-fold scores of `encoder` under a protocol (fine-tuned on a copy, or linearly probed),
-        and what the row records of the training: framing, epochs, the validation curve."""
+        """Scores of the labelled training rows and of the test fold for `encoder` under a protocol (fine-tuned on
+        a copy, or linearly probed), and what the row records of the training: framing, epochs, the curve."""
         data = self.data
-        train_idx, test_idx = torch.as_tensor(cell.fold.train), torch.as_tensor(cell.fold.test)
+        train_idx = torch.as_tensor(self.labelled(cell, fraction))
+        test_idx = torch.as_tensor(cell.fold.test)
         seed = derive_seed(cell.seed, protocol, cell.fold_index)
         per_peptide = self.cfg.framing == "per_peptide"
         groups = data.groups if per_peptide else None
         trained: dict[str, Any] = {"framing": self.cfg.framing}
         if protocol == "finetune":
-            split = self.inner(cell)
+            split = self.inner(cell, fraction)
             fit_idx, val_idx = torch.as_tensor(split.fit), torch.as_tensor(split.val)
             validation = None
             if usable(data.labels[val_idx].numpy()):

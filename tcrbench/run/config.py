@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional
 
 from tcrbench.errors import UsageError
 from tcrbench.plugins.params import coerce
-from tcrbench.run.spec import parse_pairs
+from tcrbench.run.spec import parse_fractions, parse_pairs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,6 +122,10 @@ class RunConfig:
     checkpoint_minutes: float = 10.0  # ... and every M minutes (0 = off)
     max_time: Optional[float] = None  # seconds; then stop cleanly (exit status 3), resumable
     published: Optional[Published] = None  # others' scores on this benchmark, for the report only
+    # unlabelled sequences pretraining sees besides the training fold: table files or olga:n=...,chain=beta
+    pretrain_data: list[str] = field(default_factory=list)
+    # fine-tune, probe and baselines on these shares of each training fold's labelled rows (nested subsets)
+    label_fractions: list[float] = field(default_factory=lambda: [1.0])
 
     # ------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
@@ -147,11 +151,19 @@ class RunConfig:
         if d["eval_every"] is None:
             d.pop("eval_every")
             d.pop("dynamics_protocol")
+        # runs without a corpus or label fractions keep the hash they had before these settings existed; a
+        # corpus counts through its content hash (config_hash's corpus_fingerprint), not its paths
+        d.pop("pretrain_data")
+        if d["label_fractions"] == [1.0]:
+            d.pop("label_fractions")
         return d
 
-    def config_hash(self, data_fingerprint: str) -> str:
+    def config_hash(self, data_fingerprint: str, corpus_fingerprint: str | None = None) -> str:
         """16 hex digits naming what the numbers depend on: a re-run with the same hash resumes the folder."""
-        payload = json.dumps({"config": self.numbers_dict(), "data": data_fingerprint}, sort_keys=True, default=str)
+        content: dict[str, Any] = {"config": self.numbers_dict(), "data": data_fingerprint}
+        if corpus_fingerprint is not None:
+            content["corpus"] = corpus_fingerprint
+        payload = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_toml(self) -> str:
@@ -180,6 +192,9 @@ def _set(target: Any, key: str, value: Any, where: str) -> None:
     if origin is list or (origin is typing.Union and list in [typing.get_origin(a) for a in typing.get_args(tp)]):
         if value is None:
             setattr(target, key, None)
+            return
+        if key == "label_fractions":
+            setattr(target, key, parse_fractions(value if isinstance(value, (str, list)) else [value]))
             return
         if not isinstance(value, list):
             value = [value]
@@ -220,6 +235,11 @@ def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Pa
         candidate = base_dir / cfg.data
         if candidate.exists():
             cfg.data = str(candidate.resolve())
+    if base_dir is not None:  # corpus files next to the config file, like --data; olga:... specs stay as written
+        cfg.pretrain_data = [
+            str((base_dir / s).resolve()) if not Path(s).is_absolute() and (base_dir / s).is_file() else s
+            for s in cfg.pretrain_data
+        ]
     validate(cfg)
     return cfg
 
@@ -261,6 +281,9 @@ def validate(cfg: RunConfig) -> None:
             raise UsageError(message)
     if cfg.pairs is not None:
         parse_pairs(cfg.pairs)
+    for source in cfg.pretrain_data:  # a missing file fails here; an olga: spec is parsed when the data is prepared
+        if not source.strip().startswith("olga") and not Path(source).is_file():
+            raise UsageError(f"--pretrain-data {source}: no such file (give a table file or olga:n=...)")
     if cfg.eval_every is not None:
         from tcrbench.training.dynamics import parse_schedule
 

@@ -29,6 +29,12 @@ class PreparedData:
     groups: torch.Tensor  # peptide index per row
     max_len: int
     report: Any
+    corpus: Any = None  # run.corpus_view.CorpusIndex of the --pretrain-data sequences, or None
+    corpus_report: Any = None  # data.corpus.CorpusReport: sources, content hash, rows kept and left out
+
+    @property
+    def corpus_fingerprint(self) -> str | None:
+        return None if self.corpus_report is None else str(self.corpus_report.fingerprint)
 
 
 def load_frame(cfg: RunConfig, registry: Any) -> tuple[pl.DataFrame, str, Any]:
@@ -89,4 +95,12 @@ def prepare(cfg: RunConfig, registry: Any) -> PreparedData:
     tokens = tokenizer.encode(frame)
     labels = torch.as_tensor(frame["label"].to_numpy().astype(np.float32))
     groups = torch.as_tensor(frame["peptide"].cast(pl.Categorical).to_physical().to_numpy().astype(np.int64))
-    return PreparedData(frame, source, fingerprint(frame), tokens, labels, groups, tokens.ids.shape[1], report)
+    data = PreparedData(frame, source, fingerprint(frame), tokens, labels, groups, tokens.ids.shape[1], report)
+    if cfg.pretrain_data:
+        from tcrbench.data.cache_dir import cache_root
+        from tcrbench.data.corpus import build_corpus
+        from tcrbench.run.corpus_view import CorpusIndex
+
+        corpus, data.corpus_report = build_corpus(list(cfg.pretrain_data), data.max_len, cache_root() / "corpus")
+        data.corpus = CorpusIndex(corpus, Tokenizer(data.max_len))
+    return data

@@ -20,6 +20,7 @@ import torch
 from tcrbench.plugins.protocols import PretrainBatch
 from tcrbench.results.atomic import atomic_path, write_text
 from tcrbench.run.config import RunConfig
+from tcrbench.run.corpus_view import FoldWithCorpus
 from tcrbench.run.prepare import PreparedData
 from tcrbench.run.progress import Progress
 from tcrbench.run.timelimit import TimeLimit
@@ -48,6 +49,7 @@ class PretrainCache:
         limit: TimeLimit,
         fresh_encoder: Callable[[Cell], torch.nn.Module],
         observe_batch: BatchObserver | None = None,
+        held_out: Callable[[Cell], np.ndarray] | None = None,
     ) -> None:
         self.cfg = cfg
         self.data = data
@@ -56,6 +58,7 @@ class PretrainCache:
         self.limit = limit
         self.fresh_encoder = fresh_encoder  # the cell's initial weights (seed and fold only)
         self.observe_batch = observe_batch
+        self.held_out = held_out  # the rows whose TCRs the corpus must not show this cell (test, inner validation)
         self.schedule: Schedule | None = parse_schedule(cfg.eval_every) if cfg.eval_every is not None else None
 
     def files(self, cell: Cell) -> CellFiles:
@@ -94,7 +97,10 @@ class PretrainCache:
         if conf.uses_labels:  # label-using objectives see only the training fold's positive pairs
             rows = rows[data.labels[rows] > 0.5]
             labels = data.labels[rows]
-        batch = PretrainBatch(data.tokens.index(rows), data.groups[rows], labels)
+        batch: Any = PretrainBatch(data.tokens.index(rows), data.groups[rows], labels)
+        corpus_record: dict[str, Any] = {}
+        if data.corpus is not None and not conf.uses_labels:  # label-using objectives read labelled pairs only
+            batch, corpus_record = self._with_corpus(cell, batch)
         obj = conf.obj_obj
         apply_chunk(obj, cfg.budget.pretrain_chunk)
         observer = None
@@ -128,6 +134,7 @@ class PretrainCache:
             "pretrain_loss": stats.final_loss,
             "pretrain_losses": stats.epoch_losses,
             "pretrain_seconds": stats.seconds,
+            "pretrain_corpus": corpus_record,
         }
         if schedule is not None:
             beyond = schedule.beyond(stats.steps)
@@ -145,6 +152,18 @@ class PretrainCache:
         CheckpointDir(files.checkpoints).clear()
         self.limit.did_work()
         return result
+
+    def _with_corpus(self, cell: Cell, batch: PretrainBatch) -> tuple[FoldWithCorpus, dict[str, Any]]:
+        """The fold's rows plus the corpus rows that share no chain with a TCR this cell holds out."""
+        data = self.data
+        held = np.asarray(cell.fold.test) if self.held_out is None else self.held_out(cell)
+        kept, removed = data.corpus.kept(data.frame[held.tolist()])
+        record = {**data.corpus_report.to_dict(), "removed": removed, "used": len(kept)}
+        if removed:
+            log.info(
+                "%s: the leak guard removed %d corpus row(s) holding a held-out TCR", self.files(cell).key, removed
+            )
+        return FoldWithCorpus(batch, data.corpus, kept), record
 
     def snapshot(self, cell: Cell, step: int, progress: Progress) -> dict[str, Any]:
         """A --eval-every snapshot; a missing or damaged one is made again by pretraining the cell again."""

@@ -25,6 +25,7 @@ from tcrbench.run.cell import Cell, CellRunner
 from tcrbench.run.config import RunConfig
 from tcrbench.run.environment import environment, versions
 from tcrbench.run.grid import Configuration, plan
+from tcrbench.run.label_fraction import item
 from tcrbench.run.prepare import PreparedData, prepare
 from tcrbench.run.progress import Progress
 from tcrbench.run.spec import spec_name
@@ -111,7 +112,7 @@ class Runner:
 
             raise UsageError(f"primary metric {cfg.primary_metric!r} is not among the metrics computed")
         self.data = prepare(cfg, self.registry)
-        self.config_hash = cfg.config_hash(self.data.fingerprint)
+        self.config_hash = cfg.config_hash(self.data.fingerprint, self.data.corpus_fingerprint)
         name = Path(cfg.data).stem if cfg.data else spec_name(cfg.dataset)
         self.path = Path(self.out) if self.out is not None else Path("runs") / f"{name}-{self.config_hash[:8]}"
         self.store = RunStore(self.path)
@@ -131,6 +132,8 @@ class Runner:
             return
         env = environment(self.device, self.plugins)
         env["data"] = {"source": self.data.source, "rows": self.data.frame.height, "fingerprint": self.data.fingerprint}
+        if self.data.corpus_report is not None:
+            env["pretrain_corpus"] = self.data.corpus_report.to_dict()
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
         from tcrbench.trackers.selection import write_selection
 
@@ -204,10 +207,14 @@ class Runner:
                     cells.append(Cell(conf, ids[id(conf)], i, fold, seed))
         return cells, warnings, redraws
 
+    def items(self, cell: Cell) -> list[str]:
+        """What the cell computes: each protocol at each label fraction (`finetune`, `finetune@0.05`, ...)."""
+        return [item(p, f) for f in sorted(self.cfg.label_fractions, reverse=True) for p in cell.conf.protocols]
+
     def todo(self, cell: Cell) -> list[str]:
-        """The cell's protocols without a row (or with a failed one, under --retry-failed)."""
+        """The cell's protocols (at each label fraction) without a row (or with a failed one, under --retry-failed)."""
         missing = []
-        for protocol in cell.conf.protocols:
+        for protocol in self.items(cell):
             key = cell.row_key(protocol)
             if not self.store.has(key) or (self.retry_failed and self.store.read_row(key).get("status") == "failed"):
                 missing.append(protocol)
@@ -222,14 +229,14 @@ class Runner:
             log.warning(w)
             if not self.quiet:
                 print(f"warning: {w}")
-        total = sum(len(c.conf.protocols) for c in cells)
+        total = sum(len(self.items(c)) for c in cells)
         self._progress = progress = Progress(self.quiet, total)
         self._computed = 0
         skipped = 0
         tasks = []
         for i, cell in enumerate(cells):
             missing = self.todo(cell)
-            skipped += len(cell.conf.protocols) - len(missing)
+            skipped += len(self.items(cell)) - len(missing)
             if missing:
                 tasks.append(
                     CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}")

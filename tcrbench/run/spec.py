@@ -27,3 +27,22 @@ def parse_pairs(texts: list[str]) -> list[tuple[str, str]]:
 def spec_name(text: str) -> str:
     """The plugin name of a spec: `synthetic:n_peptides=3` -> `synthetic` (what a run folder is named after)."""
     return text.split(":")[0]
+
+
+def parse_fractions(values: list[float] | str) -> list[float]:
+    """`0.02,0.1,1.0` (or a list) to sorted distinct fractions in (0, 1]."""
+    items = values.split(",") if isinstance(values, str) else list(values)
+    out: list[float] = []
+    for item in items:
+        try:
+            f = float(item)
+        except (TypeError, ValueError):
+            raise UsageError(f"--label-fraction: {item!r} is not a number") from None
+        if not 0.0 < f <= 1.0:
+            raise UsageError(f"--label-fraction: {f:g} must be in (0, 1]")
+        out.append(f)
+    if not out:
+        raise UsageError("--label-fraction: give at least one fraction, such as 0.05,0.2,1.0")
+    if len(set(out)) != len(out):
+        raise UsageError(f"--label-fraction: {','.join(f'{f:g}' for f in out)} names a fraction twice")
+    return sorted(out)

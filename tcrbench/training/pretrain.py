@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 import torch
 from torch import nn
@@ -33,6 +33,15 @@ from tcrbench.training.checkpoint import (
 from tcrbench.training.failures import check_loss
 from tcrbench.training.optim import clip, make_optimizer, make_schedule
 from tcrbench.training.seeding import generator
+
+
+class PretrainRows(Protocol):
+    """What pretraining draws batches from: a PretrainBatch, or a fold with a corpus (run.corpus_view)."""
+
+    def __len__(self) -> int: ...
+
+    def index(self, idx: torch.Tensor) -> PretrainBatch: ...
+
 
 StepCallback = Callable[[int, int, float, float], None]  # step, total, loss, sequences per second
 CHECKPOINT_FORMAT = 1
@@ -111,7 +120,7 @@ def pretrain(
     encoder: nn.Module,
     objective: Any,
     augmentation: Any,
-    data: PretrainBatch,
+    data: PretrainRows,
     budget: Budget,
     seed: int,
     device: torch.device,
@@ -149,7 +158,7 @@ class _Loop:
         encoder: nn.Module,
         objective: Any,
         augmentation: Any,
-        data: PretrainBatch,
+        data: PretrainRows,
         budget: Budget,
         seed: int,
         device: torch.device,

@@ -65,3 +65,26 @@ def test_inspect_options_reach_the_loader(tmp_path):
     text = _run("inspect", str(path), "--columns", "peptide=pep,cdr3b=beta,label=y", "--lowercase",
                 "--cdr3", "strip", "--duplicates", "drop").stdout
     assert "loading: dropped 1 duplicate row; stripped conserved ends of 3 CDR3s; upper-cased 1 row" in text
+
+
+def test_synth_writes_a_known_answer_corpus_beside_the_table(tmp_path):
+    from tcrbench.data.synthetic_corpus import control_corpus
+
+    out, corpus = tmp_path / "t.csv", tmp_path / "c.csv"
+    result = _run("synth", str(out), "--n-peptides", "3", "--seed", "2", "--corpus", str(corpus), "--control",
+                  "negative", "--corpus-size", "40")
+    assert result.stdout.endswith(f"wrote a negative-control corpus of 40 unlabelled CDR3s to {corpus}\n")
+    assert pl.read_csv(corpus).equals(control_corpus("negative", 40, n_peptides=3, seed=2))
+    same = CliRunner().invoke(app, ["data", "synth", str(out), "--corpus", str(out)])
+    assert same.exit_code == 2 and "the same file as the table" in same.output
+
+
+def test_run_refuses_a_missing_corpus_before_any_work(tmp_path):
+    result = CliRunner().invoke(app, ["run", "--pretrain-data", str(tmp_path / "none.tsv"), "--out",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--pretrain-data" in result.output and "no such file" in result.output
+    assert not (tmp_path / "run").exists()
+    bad = CliRunner().invoke(app, ["run", "--label-fraction", "0.1,2", "--out", str(tmp_path / "run")])
+    assert bad.exit_code == 2 and "--label-fraction" in bad.output and not (tmp_path / "run").exists()
+    olga = CliRunner().invoke(app, ["run", "--pretrain-data", "olga:n=0", "--out", str(tmp_path / "run")])
+    assert olga.exit_code == 2 and "olga:n=0" in olga.output and not (tmp_path / "run").exists()
