@@ -2,7 +2,9 @@
 
 A shortcut baseline close to the best model says the data can be scored without learning binding; pretraining
 that loses to the supervised arm is the answer to the benchmark's question; label-using "pretraining" is not
-self-supervised. Each banner has a stable ``kind`` and names the rows it is about.
+self-supervised. Each banner has a stable ``kind`` and names the rows it is about. On a board with several
+label fractions, a banner that compares rows compares them within one fraction: a model fitted on 2% of the
+labels is not the yardstick of one fitted on all of them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from tcrbench.report.format import num
-from tcrbench.report.model import NO_REFERENCE, Banner, BoardRow, FailedCell
+from tcrbench.report.model import NO_REFERENCE, Banner, BoardRow, FailedCell, fraction_text, row_key
 from tcrbench.stats import flags as F
 
 
@@ -23,7 +25,26 @@ def _better(a: float, b: float, higher_is_better: bool) -> bool:
     return a > b if higher_is_better else a < b
 
 
+def _by_fraction(rows: Sequence[BoardRow]) -> dict[float, list[BoardRow]]:
+    """The rows of each label fraction, all labels first."""
+    out: dict[float, list[BoardRow]] = {}
+    for r in sorted(rows, key=lambda r: -r.label_fraction):
+        out.setdefault(r.label_fraction, []).append(r)
+    return out
+
+
+def _at(fraction: float) -> str:
+    return "" if fraction >= 1.0 else f" at {fraction_text(fraction)} labels"
+
+
 def _shortcut_banners(rows: Sequence[BoardRow], metric: str, margin: float, hib: bool) -> list[Banner]:
+    return [
+        b for fraction, group in _by_fraction(rows).items() for b in _shortcuts(group, metric, margin, hib, fraction)
+    ]
+
+
+def _shortcuts(rows: Sequence[BoardRow], metric: str, margin: float, hib: bool, fraction: float) -> list[Banner]:
+    """Shortcut baselines against the best model of the same label fraction."""
     models = [r for r in rows if not r.shortcut and math.isfinite(r.mean)]
     if not models:
         return []
@@ -39,7 +60,7 @@ def _shortcut_banners(rows: Sequence[BoardRow], metric: str, margin: float, hib:
         out.append(
             Banner(
                 "shortcut",
-                f"Shortcut baseline {s.label} reaches {metric} {_fmt(s.mean)}, {where} the best model "
+                f"Shortcut baseline {s.label}{_at(fraction)} reaches {metric} {_fmt(s.mean)}, {where} the best model "
                 f"{best.label} [{best.protocol}] ({_fmt(best.mean)}). It sees only part of each pair, so these "
                 "data can be scored without learning binding: the ranking says little about binding.",
                 (s.key, best.key),
@@ -87,7 +108,11 @@ UNDERTRAINED_GAP = 0.10  # ... nor one this far below the best simple baseline
 
 def _undertrained_banners(rows: Sequence[BoardRow], metric: str, hib: bool) -> list[Banner]:
     """The supervised neural arm near chance, or far below a simple baseline: every comparison of pretraining
-    against it is between two arms that did not learn, whatever its p-value."""
+    against it is between two arms that did not learn, whatever its p-value. Judged at the board's largest
+    label fraction: an arm near chance on 2% of the labels is a learning curve, not an under-trained model."""
+    if rows:
+        largest = max(r.label_fraction for r in rows)
+        rows = [r for r in rows if r.label_fraction == largest]
     supervised = [r for r in rows if r.arm == "supervised" and math.isfinite(r.mean)]
     # the fine-tuned arm is what the neural models can do; a linear probe on a pan-peptide encoder cannot model the
     # peptide-receptor interaction at all, so judging competence by it would raise the banner on every pan board
@@ -122,7 +147,7 @@ def _other_banners(
     out = []
     label_users = [r for r in rows if r.arm == "pretrained" and r.uses_labels]
     if label_users:
-        names = ", ".join(r.key for r in label_users)
+        names = ", ".join(dict.fromkeys(row_key(r.label, r.protocol) for r in label_users))
         out.append(
             Banner(
                 "uses_labels",

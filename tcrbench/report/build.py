@@ -16,6 +16,8 @@ import numpy as np
 
 from tcrbench.errors import UsageError
 from tcrbench.report.banners import board_banners
+from tcrbench.report.corpus import corpus_info
+from tcrbench.report.curves import learning_curves
 from tcrbench.report.dynamics.build import build_dynamics, split_rows
 from tcrbench.report.model import (
     ALL_FAILED,
@@ -27,9 +29,26 @@ from tcrbench.report.model import (
     FailedCell,
     Leaderboard,
 )
-from tcrbench.report.pairing import Options, Tested, apply_holm, compare_pair, rank, reference_for, references
+from tcrbench.report.pairing import (
+    Options,
+    Tested,
+    apply_holm,
+    compare_pair,
+    rank,
+    reference_for,
+    references,
+    scoped_references,
+)
 from tcrbench.report.paths import display_path, display_source
-from tcrbench.report.rows import Group, check_metric, group_rows, mean_ratio, mean_sd, metric_value, redraw
+from tcrbench.report.rows import (
+    Group,
+    check_metric,
+    group_rows,
+    mean_ratio,
+    mean_sd,
+    metric_value,
+    redraw,
+)
 from tcrbench.stats import flags as F
 
 if TYPE_CHECKING:
@@ -71,6 +90,8 @@ def _board_row(g: Group, reference: str | None, is_reference: bool, tested: Test
         board_flags=tuple(dict.fromkeys(failed + tested.flags)),
         note=tested.note,
         pretrain_loss=float(np.mean(losses)) if losses else None,
+        label_fraction=g.fraction,
+        n_labelled=g.n_labelled(),
     )
 
 
@@ -127,8 +148,10 @@ def build_board(
         tested = _test(g, groups, ref_key, opts)
         if tested.pairing:
             pairings.append(tested.pairing)
-        board_rows.append(_board_row(g, ref_key, g.arm == "supervised" and refs.get(g.protocol) == key, tested))
+        is_ref = g.arm == "supervised" and refs.get((g.protocol, g.fraction)) == key
+        board_rows.append(_board_row(g, ref_key, is_ref, tested))
     board_rows = rank(apply_holm(board_rows), higher_is_better)
+    fractions = tuple(sorted({g.fraction for g in groups.values()}))
 
     failures = tuple(
         FailedCell(r.key, r.label, r.protocol, c.fold, c.seed, c.reason, c.row_key)
@@ -163,13 +186,15 @@ def build_board(
         resolution=resolution,
         folds=tuple(sorted({c.fold for c in all_cells})),
         seeds=tuple(sorted({c.seed for c in all_cells})),
-        references=dict(refs),
+        references=scoped_references(refs),
         n_rows=len(main_rows),
         n_failed=len(failures),
+        corpus=corpus_info(main_rows),
+        label_fractions=fractions,
     )
     banners = board_banners(
         board_rows,
-        refs,
+        meta.references,
         failures,
         metric=metric,
         margin=shortcut_margin,
@@ -180,7 +205,14 @@ def build_board(
     if predictions_dir is not None:
         from tcrbench.report.peptides import peptide_table  # polars: only when there are predictions to read
 
-        per_peptide = peptide_table(board_rows, Path(predictions_dir), min_positives=min_positives)
+        # one fraction's configurations: the largest (all labels, normally), as the table's caption says
+        largest = [r for r in board_rows if r.label_fraction == fractions[-1]]
+        per_peptide = peptide_table(
+            largest,
+            Path(predictions_dir),
+            min_positives=min_positives,
+            label_fraction=fractions[-1] if len(fractions) > 1 else None,
+        )
         if per_peptide is not None and per_peptide.n_missing:
             banners.append(
                 Banner(
@@ -190,6 +222,7 @@ def build_board(
                 )
             )
     dynamics = build_dynamics(dynamics_rows, main_rows, metric, confidence, higher_is_better)
+    curves = learning_curves(board_rows, metric, confidence)
     return Leaderboard(
         metric=metric,
         rows=tuple(board_rows),
@@ -199,4 +232,5 @@ def build_board(
         per_peptide=per_peptide,
         dynamics=dynamics,
         published=published,
+        learning_curves=curves,
     )

@@ -21,10 +21,11 @@ def _banners(board: Leaderboard, console: Console) -> None:
 def _run_table(board: Leaderboard, console: Console) -> None:
     m = board.meta
     table = Table(title=f"{escape(m.title)} — {escape(board.metric)}", title_justify="left")
-    for header, numeric in zip(fmt.headers(board), fmt.NUMERIC):
+    # the detectable difference is a note below the table: one more column folds the labels of a terminal table
+    for header, numeric in zip(fmt.headers(board, with_detectable=False), fmt.numeric(board, with_detectable=False)):
         table.add_column(escape(header), justify="right" if numeric else "left", overflow="fold")
     for r in board.rows:
-        cells = [escape(c) for c in fmt.cells(r)]
+        cells = [escape(c) for c in fmt.cells(r, board, with_detectable=False)]
         style = "red" if r.status == "failed" else ("bold" if r.is_reference else None)
         if r.uses_labels:
             cells[3] = "[magenta]uses labels[/]"
@@ -34,8 +35,13 @@ def _run_table(board: Leaderboard, console: Console) -> None:
     console.print(
         f"corrected t-test, n_test/n_train = {ratio}; {escape(m.pairing or 'no comparison')}; "
         f"Holm across {len(board.compared())} comparisons; diffs against the supervised arm of the same "
-        "protocol (baselines: fine-tune)."
+        + ("protocol and label fraction" if len(m.label_fractions) > 1 else "protocol")
+        + " (baselines: fine-tune)."
     )
+    missed = [(r, fmt.detectable(r)) for r in board.rows if fmt.detectable(r) is not None]
+    if missed:
+        listed = "; ".join(f"{escape(r.key)} ≥ {fmt.num(d)}" for r, d in missed)
+        console.print(f"not shown to differ, but could have detected (80% power): {listed}.")
 
 
 def _failures(board: Leaderboard, console: Console) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+
+from tcrbench.report.model import fraction_text
 
 if TYPE_CHECKING:
     from tcrbench.report.model import BoardRow, Leaderboard
@@ -93,20 +95,75 @@ HEADERS = (
 )
 
 
-def headers(board: Leaderboard) -> list[str]:
-    """:data:`HEADERS` with the board's metric and confidence filled in."""
+#: Optional columns, shown only on boards that need them (so a board of one label fraction reads as before).
+FRACTION_HEADER = "label fraction"
+DETECTABLE_HEADER = "detectable (80% power)"
+DETECTABLE_HELP = (
+    "for a comparison not shown to differ (Holm p ≥ 0.05 or an interval containing 0), the smallest difference "
+    "it could have detected with 80% power: a smaller true difference may have been missed"
+)
+_T = TypeVar("_T")
+
+
+def optional_columns(board: Leaderboard | None) -> tuple[bool, bool]:
+    """(label fraction, detectable difference): whether the board shows each optional column."""
+    if board is None:
+        return False, False
+    return (
+        any(r.label_fraction < 1.0 for r in board.rows),
+        any(detectable(r) is not None for r in board.rows),
+    )
+
+
+def _with_optional(
+    items: list[_T], fraction: _T, detect: _T, board: Leaderboard | None, with_detectable: bool
+) -> list[_T]:
+    """``items`` in :data:`HEADERS` order with the optional columns the board shows: the label fraction after
+    "labels", the detectable difference after "Holm p" (indices 1, 3 and -1 keep their meaning)."""
+    show_fraction, show_detectable = optional_columns(board)
+    out = list(items)
+    if show_detectable and with_detectable:
+        out.insert(HEADERS.index("Holm p") + 1, detect)
+    if show_fraction:
+        out.insert(HEADERS.index("labels") + 1, fraction)
+    return out
+
+
+def detectable(row: BoardRow) -> float | None:
+    """The detectable difference where it is worth printing: a comparison that did not show a difference."""
+    if row.comparison is None or row.significant:
+        return None
+    return row.detectable
+
+
+def fraction_cell(row: BoardRow) -> str:
+    """The share of labels and the labelled rows it meant: "10% · 480 rows"."""
+    text = fraction_text(row.label_fraction)
+    return text + (f" · {num(row.n_labelled, 0)} rows" if row.n_labelled is not None else "")
+
+
+def headers(board: Leaderboard, *, with_detectable: bool = True) -> list[str]:
+    """:data:`HEADERS` with the board's metric and confidence filled in, and the optional columns it shows
+    (``with_detectable`` False: not the detectable difference, which a narrow terminal prints as a note)."""
     pct = f"{board.meta.confidence * 100:g}"
     metric = "AUROC (pooled)" if board.metric == "auroc" else board.metric
-    return [h.format(metric=metric, pct=pct) for h in HEADERS]
+    base = [h.format(metric=metric, pct=pct) for h in HEADERS]
+    return _with_optional(base, FRACTION_HEADER, DETECTABLE_HEADER, board, with_detectable)
 
 
-def cells(row: BoardRow) -> list[str]:
-    """One table row as text, in the order of :data:`HEADERS`."""
+def numeric(board: Leaderboard, *, with_detectable: bool = True) -> tuple[bool, ...]:
+    """Which of :func:`headers` hold numbers (right-aligned everywhere)."""
+    return tuple(_with_optional(list(NUMERIC), True, True, board, with_detectable))
+
+
+def cells(row: BoardRow, board: Leaderboard | None = None, *, with_detectable: bool = True) -> list[str]:
+    """One table row as text, in the order of :func:`headers` (of ``board``; :data:`HEADERS` without one)."""
     if row.status == "failed":
         score = "failed"
     else:
         score = mean_sd(row.mean, row.sd)
-    return [
+    value = detectable(row)
+    base = [
         str(row.rank) if row.rank is not None else MISSING,
         configuration(row),
         row.protocol,
@@ -123,6 +180,8 @@ def cells(row: BoardRow) -> list[str]:
         folds_seeds(row),
         ", ".join(row.flags),
     ]
+    shown = num(value) if value is not None else ""
+    return _with_optional(base, fraction_cell(row), shown, board, with_detectable)
 
 
 FLAG_HELP = {

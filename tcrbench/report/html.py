@@ -11,13 +11,15 @@ import html
 from collections.abc import Iterable, Sequence
 
 from tcrbench import __version__
+from tcrbench.report import curves
 from tcrbench.report import format as fmt
+from tcrbench.report.corpus import corpus_text
 from tcrbench.report.dynamics.plot import curve_plot
 from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.figure import Plot
 from tcrbench.report.merge import Ranking
-from tcrbench.report.model import BoardRow, Leaderboard
+from tcrbench.report.model import BoardRow, Leaderboard, fraction_text
 from tcrbench.report.plots import board_plots
 from tcrbench.report.published import caption, published_lines, score_text
 
@@ -93,8 +95,8 @@ def _row_class(row: BoardRow) -> str:
 def _board_table(board: Leaderboard) -> str:
     rows = []
     for r in board.rows:
-        text = fmt.cells(r)
-        cells = [(esc(t), n) for t, n in zip(text, fmt.NUMERIC)]
+        text = fmt.cells(r, board)
+        cells = [(esc(t), n) for t, n in zip(text, fmt.numeric(board))]
         cells[1] = (_config_cell(r), False)
         cells[3] = ('<span class="badge labels">uses labels</span>' if r.uses_labels else "", False)
         cells[-1] = (_flags_cell(r), False)
@@ -122,10 +124,19 @@ def _meta(board: Leaderboard) -> str:
     ]
     if m.references:
         refs = "; ".join(f"{esc(p)} rows against {esc(k)}" for p, k in m.references.items())
+        same = "protocol and label fraction" if len(m.label_fractions) > 1 else "protocol"
         items.append(
-            f"each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
+            f"each diff is against the supervised arm of the same {same} ({refs}); simple baselines "
             "against the fine-tuned one"
         )
+    if any(f < 1.0 for f in m.label_fractions):
+        shares = ", ".join(fraction_text(f) for f in m.label_fractions)
+        items.append(
+            f"label fractions: {esc(shares)} of each training fold's labelled rows (nested subsets); each fraction "
+            "is its own configuration, and pretraining saw every sequence"
+        )
+    if m.corpus is not None:
+        items.append(esc(corpus_text(m.corpus)))
     if m.framing:
         items.append(f"framing of the neural arms: {esc(m.framing)} ({esc(fmt.FRAMINGS.get(m.framing, ''))})")
     if m.pretrain_on and m.pretrain_on != "train":
@@ -165,6 +176,21 @@ def _peptides(board: Leaderboard, h: str, limit: int = 40) -> str:
     )
 
 
+def _learning_curve(board: Leaderboard, h: str) -> str:
+    section = board.learning_curves
+    if section is None:
+        return ""
+    headers, rows, numeric = curves.table(section)
+    body = [("row", [(esc(c), n) for c, n in zip(cells, numeric)]) for cells in rows]
+    return f"<{h}>Learning curve</{h}><p>{esc(curves.caption(section))}</p>" + _table(headers, body, "learning_curve")
+
+
+def _detectable_note(board: Leaderboard) -> str:
+    if not fmt.optional_columns(board)[1]:
+        return ""
+    return f'<p class="meta">{esc(fmt.DETECTABLE_HEADER)}: {esc(fmt.DETECTABLE_HELP)}.</p>'
+
+
 def _published(board: Leaderboard, h: str) -> str:
     if board.published is None:
         return ""
@@ -196,7 +222,7 @@ def _dynamics(board: Leaderboard, h: str) -> str:
         lines = "".join(f"<li>{esc(line)}</li>" for line in summary_lines(curve, fmt.num))
         body = [("row", [(esc(c), j < 5) for j, c in enumerate(cells)]) for cells in table_rows(curve, fmt.num)]
         out.append(
-            f'<section class="dynamics"><{inner}>{esc(curve.label)} [{esc(curve.protocol)}]</{inner}>'
+            f'<section class="dynamics"><{inner}>{esc(curve.name)}</{inner}>'
             f'<ul class="meta">{lines}</ul>'
             + _figures([curve_plot(curve, section, i)])
             + _table(dynamics_headers(section), body, "dynamics")
@@ -243,8 +269,10 @@ def _run_section(board: Leaderboard, level: int, banners: bool = True) -> str:
             _banners(board) if banners else "",
             _meta(board),
             _board_table(board),
+            _detectable_note(board),
             _flag_legend(board),
             _figures(board_plots(board)),
+            _learning_curve(board, sub),
             _published(board, sub),
             _peptides(board, sub),
             _dynamics(board, sub),

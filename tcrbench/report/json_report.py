@@ -10,6 +10,8 @@ import json
 from typing import Any
 
 from tcrbench import __version__
+from tcrbench.report.corpus import corpus_to_dict
+from tcrbench.report.curves import curves_to_dict
 from tcrbench.report.dynamics.model import DynamicsSection
 from tcrbench.report.merge import Ranking
 from tcrbench.report.model import BoardRow, Leaderboard
@@ -60,6 +62,9 @@ _ROW_FIELDS = (
     "flags",
     "note",
     "pretrain_loss",
+    "label_fraction",
+    "n_labelled",
+    "detectable",
     "cells",
 )
 
@@ -106,6 +111,7 @@ def dynamics_to_dict(section: DynamicsSection) -> dict[str, Any]:
             {
                 "label": c.label,
                 "protocol": c.protocol,
+                "label_fraction": c.label_fraction,
                 "reference": c.reference,
                 "baseline_mean": c.baseline_mean,
                 "baseline_ci": list(c.baseline_ci),
@@ -198,6 +204,8 @@ def _run(board: Leaderboard) -> dict[str, Any]:
                 "device": m.device,
                 "pretrain_on": m.pretrain_on,
                 "framing": m.framing,
+                "pretrain_corpus": corpus_to_dict(m.corpus),
+                "label_fractions": list(m.label_fractions),
                 "folds": list(m.folds),
                 "seeds": list(m.seeds),
                 "n_rows": m.n_rows,
@@ -218,6 +226,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
             "references": dict(m.references),
             "rows": [row_to_dict(r) for r in board.rows],
             "per_peptide": _per_peptide(board),
+            "learning_curve": curves_to_dict(board.learning_curves),
             "dynamics": dynamics_to_dict(board.dynamics) if board.dynamics is not None else None,
             "published": published_to_dict(board),
         }

@@ -5,11 +5,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
+from tcrbench.report import curves
 from tcrbench.report import format as fmt
+from tcrbench.report.corpus import corpus_text
 from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
-from tcrbench.report.model import Leaderboard
+from tcrbench.report.model import Leaderboard, fraction_text
 from tcrbench.report.published import caption, published_lines, score_text
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})
@@ -54,10 +56,19 @@ def _meta_lines(board: Leaderboard) -> list[str]:
     ]
     refs = "; ".join(f"{escape(p)} rows → {escape(k)}" for p, k in m.references.items())
     if refs:
+        same = "protocol and label fraction" if len(m.label_fractions) > 1 else "protocol"
         lines.append(
-            f"- each diff is against the supervised arm of the same protocol ({refs}); simple baselines "
+            f"- each diff is against the supervised arm of the same {same} ({refs}); simple baselines "
             "against the fine-tuned one"
         )
+    if any(f < 1.0 for f in m.label_fractions):
+        shares = ", ".join(fraction_text(f) for f in m.label_fractions)
+        lines.append(
+            f"- label fractions: {shares} of each training fold's labelled rows (nested subsets); each fraction is "
+            "its own configuration, and pretraining saw every sequence"
+        )
+    if m.corpus is not None:
+        lines.append(f"- {escape(corpus_text(m.corpus))}")
     if m.framing:
         lines.append(f"- framing of the neural arms: `{escape(m.framing)}` ({fmt.FRAMINGS.get(m.framing, '')})")
     if m.pretrain_on and m.pretrain_on != "train":
@@ -76,6 +87,14 @@ def _banners(board: Leaderboard) -> list[str]:
 def _flags(board: Leaderboard) -> list[str]:
     used = dict.fromkeys(f for r in board.rows for f in r.flags)
     return [f"- `{escape(f)}`: {fmt.FLAG_HELP.get(f, '')}" for f in used]
+
+
+def _learning_curve(board: Leaderboard, h: str) -> list[str]:
+    section = board.learning_curves
+    if section is None:
+        return []
+    headers, rows, numeric = curves.table(section)
+    return [f"{h} Learning curve", "", escape(curves.caption(section)), "", table(headers, rows, numeric), ""]
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -152,7 +171,7 @@ def _dynamics(board: Leaderboard, h: str) -> list[str]:
         "",
     ]
     for curve in section.curves:
-        out += [f"{h}# {escape(curve.label)} [{escape(curve.protocol)}]", ""]
+        out += [f"{h}# {escape(curve.name)}", ""]
         out += [f"- {escape(line)}" for line in summary_lines(curve, fmt.num)] + [""]
         out += [table(dynamics_headers(section), table_rows(curve, fmt.num), [True, True, True, True, True, False]), ""]
     return out
@@ -165,12 +184,19 @@ def render_run(board: Leaderboard, level: int = 1, *, banners: bool = True) -> s
     if banners:
         out += _banners(board)
     out += _meta_lines(board) + [""]
-    out.append(table(fmt.headers(board), [fmt.cells(r) for r in board.rows], fmt.NUMERIC))
+    out.append(table(fmt.headers(board), [fmt.cells(r, board) for r in board.rows], fmt.numeric(board)))
     out.append("")
+    if fmt.optional_columns(board)[1]:
+        out += [f"{escape(fmt.DETECTABLE_HEADER)}: {escape(fmt.DETECTABLE_HELP)}.", ""]
     flags = _flags(board)
     if flags:
         out += ["Flags:", "", *flags, ""]
-    out += _published(board, h + "#") + _peptides(board, h + "#") + _dynamics(board, h + "#")
+    out += (
+        _learning_curve(board, h + "#")
+        + _published(board, h + "#")
+        + _peptides(board, h + "#")
+        + _dynamics(board, h + "#")
+    )
     out += _failures(board, h + "#")
     return "\n".join(out).rstrip() + "\n"
 

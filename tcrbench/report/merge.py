@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tcrbench.errors import UsageError
-from tcrbench.report.model import Banner, BoardMeta, BoardRow, FailedCell, Leaderboard
+from tcrbench.report.model import Banner, BoardMeta, BoardRow, FailedCell, Leaderboard, fraction_text
 from tcrbench.stats import FriedmanResult, NemenyiResult, friedman, nemenyi
 from tcrbench.stats.friedman import rank_matrix
 
@@ -114,7 +114,7 @@ def rank_methods(boards: Sequence[Leaderboard], *, alpha: float = 0.05) -> Ranki
         rows.append(
             RankRow(
                 key=key,
-                label=r.label,
+                label=r.label if r.label_fraction >= 1.0 else f"{r.label} @ {fraction_text(r.label_fraction)} labels",
                 protocol=r.protocol,
                 arm=r.arm,
                 uses_labels=any(x.uses_labels for b in boards for x in b.rows if x.key == key),

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tcrbench.report.corpus import CorpusInfo
+    from tcrbench.report.curves import LearningCurves
     from tcrbench.report.dynamics.model import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable
@@ -23,6 +25,8 @@ NO_REFERENCE = "no_reference"
 MIXED_REDRAW = "mixed_redraw"
 #: Board flags shown before the test's own: a reader must see first that cells are missing.
 _LEADING_FLAGS = (ALL_FAILED, FAILED_CELLS)
+#: Holm p below this, with an interval that excludes 0, is "shown to differ" (the detectable difference is then moot).
+SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class BoardRow:
     board_flags: tuple[str, ...] = ()
     note: str = ""
     pretrain_loss: float | None = None
+    label_fraction: float = 1.0  # share of each training fold's labelled rows the configuration was fitted on
+    n_labelled: float | None = None  # those rows, mean over the cells (None when the rows do not say)
 
     @property
     def status(self) -> str:
@@ -165,6 +171,21 @@ class BoardRow:
         test = self.comparison.corrected if self.comparison is not None else None
         return test.test_train_ratio if test is not None else None
 
+    @property
+    def detectable(self) -> float | None:
+        """The smallest difference the comparison could have detected at 80% power; None without a test or where
+        the statistics give none (NaN: differences that do not vary)."""
+        value = self.comparison.detectable if self.comparison is not None else None
+        return float(value) if value is not None and math.isfinite(value) else None
+
+    @property
+    def significant(self) -> bool:
+        """Shown to differ: Holm p < 0.05 and an interval that excludes 0 (False without a test)."""
+        p, low, high = self.p_holm, self.ci_low, self.ci_high
+        if p is None or not math.isfinite(p) or p >= SIGNIFICANCE:
+            return False
+        return low is None or high is None or not (low <= 0.0 <= high)
+
 
 @dataclass(frozen=True)
 class Banner:
@@ -201,6 +222,8 @@ class BoardMeta:
     device: str | None = None
     pretrain_on: str | None = None
     framing: str | None = None  # the neural arms' framing: pan (peptide as input) or per_peptide (a head each)
+    corpus: CorpusInfo | None = None  # the extra unlabelled corpus pretraining saw, when there was one
+    label_fractions: tuple[float, ...] = ()  # the label fractions on the board, smallest first
     seeds_redraw_folds: bool | None = None
     pairing: str = ""
     test_train_ratio: float | None = None
@@ -233,6 +256,7 @@ class Leaderboard:
     datasets: tuple[Leaderboard, ...] = ()
     dynamics: DynamicsSection | None = None  # score against pretraining step (runs with --eval-every)
     published: Published | None = None  # others' scores on the same benchmark (a suite's [published] table)
+    learning_curves: LearningCurves | None = None  # score against labelled rows (boards with several fractions)
 
     def row(self, key: str) -> BoardRow:
         """The row with identity ``key`` ("label [protocol]"); KeyError when there is none."""
@@ -241,15 +265,27 @@ class Leaderboard:
                 return r
         raise KeyError(key)
 
-    def find(self, label: str, protocol: str) -> BoardRow:
-        """The row of a configuration under a protocol."""
-        return self.row(row_key(label, protocol))
+    def find(self, label: str, protocol: str, fraction: float = 1.0) -> BoardRow:
+        """The row of a configuration under a protocol (at a label fraction, all labels by default)."""
+        return self.row(row_key(label, protocol, fraction))
 
     def compared(self) -> list[BoardRow]:
         """Rows with a test against their reference, in board order."""
         return [r for r in self.rows if r.diff is not None]
 
 
-def row_key(label: str, protocol: str) -> str:
-    """A configuration's identity on a board, and across runs: label and protocol."""
-    return f"{label} [{protocol}]"
+def fraction_text(fraction: float) -> str:
+    """A label fraction as a percentage: 0.02 -> "2%", 0.125 -> "12.5%"."""
+    return f"{fraction * 100:.4g}%"
+
+
+def scope(protocol: str, fraction: float = 1.0) -> str:
+    """What a reference serves: a protocol, and the label fraction when it is not 1 ("finetune @ 10% labels")."""
+    return protocol if fraction >= 1.0 else f"{protocol} @ {fraction_text(fraction)} labels"
+
+
+def row_key(label: str, protocol: str, fraction: float = 1.0) -> str:
+    """A configuration's identity on a board, and across runs: label, protocol and, below 1, the label fraction
+    ("label [protocol] @ 10% labels"), so each fraction is its own configuration with its own comparison."""
+    key = f"{label} [{protocol}]"
+    return key if fraction >= 1.0 else f"{key} @ {fraction_text(fraction)} labels"

@@ -3,7 +3,8 @@
 A pretrained configuration is compared with the supervised arm of the *same* protocol (fine-tune with
 fine-tune, probe with probe): a probe on frozen features against a fully fine-tuned model would measure the
 protocol, not the pretraining. Simple baselines and the CNN baseline are compared with the supervised
-fine-tune arm. Cells are paired by (fold, seed). Holm's correction runs across every comparison on the board,
+fine-tune arm. With label-fraction learning curves each fraction is its own configuration, compared with the
+supervised arm fitted on the same share of labels. Cells are paired by (fold, seed). Holm's correction runs across every comparison on the board,
 since every one of them is a chance for a false "better".
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tcrbench.errors import UsageError
-from tcrbench.report.model import MIXED_REDRAW, NOT_COMPARED, BoardRow
+from tcrbench.report.model import MIXED_REDRAW, NOT_COMPARED, BoardRow, scope
 from tcrbench.report.rows import Group, mean_ratio, redraw
 from tcrbench.stats import benjamini_hochberg, compare, holm
 from tcrbench.stats import flags as F
@@ -46,24 +47,36 @@ class Tested:
     note: str = ""
 
 
-def references(groups: Mapping[str, Group]) -> dict[str, str]:
-    """protocol -> key of its supervised arm (the first one, should a grid ever hold two)."""
-    refs: dict[str, str] = {}
+#: A reference's scope: (protocol, label fraction).
+Scope = tuple[str, float]
+
+
+def references(groups: Mapping[str, Group]) -> dict[Scope, str]:
+    """(protocol, label fraction) -> key of its supervised arm (the first one, should a grid ever hold two)."""
+    refs: dict[Scope, str] = {}
     for key, g in groups.items():
         if g.arm == "supervised":
-            refs.setdefault(g.protocol, key)
+            refs.setdefault((g.protocol, g.fraction), key)
     return refs
 
 
-def reference_for(g: Group, refs: Mapping[str, str]) -> str | None:
-    """The key of the supervised row ``g`` is compared with; None for a supervised arm or without one."""
+def scoped_references(refs: Mapping[Scope, str]) -> dict[str, str]:
+    """The references by name ("finetune", "finetune @ 10% labels"), all labels first: the board's meta."""
+    order = sorted(refs, key=lambda s: -s[1])  # stable: protocols keep their first-seen order within a fraction
+    return {scope(p, f): refs[(p, f)] for p, f in order}
+
+
+def reference_for(g: Group, refs: Mapping[Scope, str]) -> str | None:
+    """The key of the supervised row ``g`` is compared with, at ``g``'s label fraction; None for a supervised
+    arm or without one."""
     if g.arm == "supervised":
         return None
     if g.arm == "baseline":
-        if BASELINE_REFERENCE_PROTOCOL in refs:
-            return refs[BASELINE_REFERENCE_PROTOCOL]
-        return refs[sorted(refs)[0]] if refs else None
-    return refs.get(g.protocol)
+        if (BASELINE_REFERENCE_PROTOCOL, g.fraction) in refs:
+            return refs[(BASELINE_REFERENCE_PROTOCOL, g.fraction)]
+        same = sorted(s for s in refs if s[1] == g.fraction)
+        return refs[same[0]] if same else None
+    return refs.get((g.protocol, g.fraction))
 
 
 def compare_pair(g: Group, ref: Group, opts: Options) -> Tested:

@@ -39,10 +39,15 @@ class PeptideTable:
     n_cells: tuple[tuple[int, ...], ...]
     min_positives: int
     n_missing: int
+    label_fraction: float | None = None  # set when the board has several fractions: the one the table shows
 
     @property
     def how(self) -> str:
-        return HOW.format(min_positives=self.min_positives)
+        how = HOW.format(min_positives=self.min_positives)
+        if self.label_fraction is None:
+            return how
+        share = "all labels" if self.label_fraction >= 1.0 else f"{self.label_fraction * 100:.4g}% of the labels"
+        return f"{how}; configurations fitted on {share} only (the board's largest label fraction)"
 
 
 def grouped_auroc(frame: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
@@ -83,8 +88,11 @@ def _read(path: Path) -> pl.DataFrame | None:
     return frame.filter(pl.col("score").is_finite() & pl.col("label").is_not_null() & pl.col("peptide").is_not_null())
 
 
-def peptide_table(rows: Sequence[BoardRow], predictions_dir: Path, *, min_positives: int = 5) -> PeptideTable | None:
-    """The table for every configuration with readable predictions; None when there are none at all."""
+def peptide_table(
+    rows: Sequence[BoardRow], predictions_dir: Path, *, min_positives: int = 5, label_fraction: float | None = None
+) -> PeptideTable | None:
+    """The table for every configuration of ``rows`` with readable predictions; None when there are none at all.
+    ``label_fraction`` names the one fraction ``rows`` hold, on a board with several."""
     if min_positives < 1:
         from tcrbench.errors import UsageError
 
@@ -134,4 +142,5 @@ def peptide_table(rows: Sequence[BoardRow], predictions_dir: Path, *, min_positi
         n_cells=n_cells,
         min_positives=min_positives,
         n_missing=missing,
+        label_fraction=label_fraction,
     )

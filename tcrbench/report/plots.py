@@ -8,22 +8,26 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from tcrbench.report.figure import Plot, label_text, to_png
 from tcrbench.report.merge import Ranking
-from tcrbench.report.model import BoardRow, Leaderboard
+from tcrbench.report.model import BoardRow, Leaderboard, fraction_text
 
-__all__ = ["Plot", "board_plots", "cd_diagram", "forest", "paired_lines", "peptide_heatmap"]
+__all__ = ["Plot", "board_plots", "cd_diagram", "forest", "learning_curve", "paired_lines", "peptide_heatmap"]
 
 MAX_PEPTIDES = 30
 UP, DOWN, FLAT = "#1b7837", "#b2182b", "#777777"
 ARM_COLOURS = {"pretrained": "#2166ac", "supervised": "#444444", "baseline": "#e08214"}
 SHORTCUT_COLOUR = "#999999"
+SUPERVISED_GREYS = ("#222222", "#6b6b6b", "#a0a0a0")
+CURVE_COLOURS = ("#2166ac", "#1b7837", "#762a83", "#e08214", "#b2182b", "#35978f", "#8c510a", "#c51b7d")
 
 
 def _tag(row: BoardRow) -> str:
     rank = f"#{row.rank} " if row.rank is not None else ""
-    return label_text(f"{rank}{row.label}", 34) + f" [{label_text(row.protocol, 12)}]"
+    share = f" @ {fraction_text(row.label_fraction)}" if row.label_fraction < 1.0 else ""
+    return label_text(f"{rank}{row.label}", 34) + f" [{label_text(row.protocol, 12)}]{share}"
 
 
 def _finite_or(x: float | None, default: float) -> float:
@@ -186,5 +190,62 @@ def board_plots(board: Leaderboard) -> list[Plot]:
     if board.kind == "merged":
         candidates = [cd_diagram(board.ranking)] if board.ranking is not None else []
     else:
-        candidates = [forest(board), paired_lines(board), peptide_heatmap(board)]
+        candidates = [forest(board), paired_lines(board), learning_curve(board), peptide_heatmap(board)]
     return [p for p in candidates if p is not None]
+
+
+def learning_curve(board: Leaderboard) -> Plot | None:
+    """Score against labelled rows (log x), one line per configuration; each bar is the corrected CI of the
+    difference from the supervised arm at that fraction, drawn around that arm's mean, so a bar that misses the
+    supervised point is a difference the test saw."""
+    section = board.learning_curves
+    if section is None:
+        return None
+    points = {p.key: p for c in section.curves for p in c.points}
+    by_rows = all(p.n_labelled is not None and p.n_labelled > 0 for p in points.values())
+
+    def x_of(p: float | None, fraction: float) -> float:
+        return float(p) if by_rows and p is not None else fraction
+
+    fig = Figure(figsize=(8.5, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    n = len(section.curves)
+    supervised = [c.key for c in section.curves if c.arm == "supervised"]
+    for i, curve in enumerate(section.curves):
+        if curve.shortcut:
+            colour = SHORTCUT_COLOUR
+        elif curve.arm == "supervised":  # one grey per protocol's reference
+            colour = SUPERVISED_GREYS[supervised.index(curve.key) % len(SUPERVISED_GREYS)]
+        else:
+            colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+        nudge = 1.0 + 0.025 * (i - (n - 1) / 2)  # side by side on a log axis, so bars do not hide each other
+        xs = [x_of(p.n_labelled, p.label_fraction) * nudge for p in curve.points]
+        ys = [p.mean for p in curve.points]
+        style = "--" if curve.shortcut or curve.arm == "baseline" else "-"
+        ax.plot(xs, ys, color=colour, ls=style, lw=1.5, label=label_text(curve.key, 44))
+        for x, p in zip(xs, curve.points):
+            ref = points.get(p.reference) if p.reference else None
+            if ref is not None and p.ci_low is not None and p.ci_high is not None and math.isfinite(ref.mean):
+                low, high = ref.mean + _finite_or(p.ci_low, 0.0), ref.mean + _finite_or(p.ci_high, 0.0)
+                ax.plot([x, x], [low, high], color=colour, lw=1.2, alpha=0.8)
+                ax.plot([x, x], [low, high], color=colour, lw=0, marker="_", ms=7)
+            filled = p.is_reference or p.significant
+            ax.plot([x], [p.mean], marker="o", ms=6, color=colour, mfc=colour if filled else "white", mew=1.5)
+    ax.set_xscale("log")
+    ticks = sorted({x_of(p.n_labelled, p.label_fraction) for p in points.values()})
+    ax.set_xticks(ticks, [f"{t:,.0f}" if by_rows else fraction_text(t) for t in ticks], fontsize=8)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("labelled training rows (log scale)" if by_rows else "share of labelled training rows (log scale)")
+    ax.set_ylabel(label_text(board.metric))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="best")
+    pct = f"{section.confidence * 100:g}"
+    caption = (
+        f"Mean {board.metric} over folds × seeds against the labelled training rows each configuration was fitted "
+        f"on (mean over cells; fractions {', '.join(fraction_text(f) for f in section.fractions)}). Bars: the "
+        f"corrected {pct}% CI of the difference from the supervised arm of the same protocol at the same fraction, "
+        "drawn around that arm's mean (grey lines): a bar that does not reach the supervised mean shows a "
+        "difference. Filled: Holm p < 0.05 (and the supervised arms, which carry no bar). Dashed: baselines. "
+        "Points are nudged sideways so bars do not overlap."
+    )
+    return Plot("learning_curve", "Learning curve", caption, to_png(fig))

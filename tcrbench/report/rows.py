@@ -25,6 +25,7 @@ class Group:
 
     key: str
     first: dict[str, Any]
+    fraction: float = 1.0
     cells: dict[tuple[int, int], CellScore] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -35,6 +36,11 @@ class Group:
     @property
     def protocol(self) -> str:
         return str(self.first["protocol"])
+
+    def n_labelled(self) -> float | None:
+        """Mean labelled training rows over the finished rows that record them (None when none does)."""
+        values = [float(r["n_labelled"]) for r in self.ok_rows() if r.get("n_labelled") is not None]
+        return float(np.mean(values)) if values else None
 
     def ok_rows(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["status"] == "ok"]
@@ -68,8 +74,22 @@ def metric_value(row: Mapping[str, Any], metric: str, where: str) -> float:
         raise UsageError(f"{where}: metric {metric!r} is {value!r}, not a number") from None
 
 
+def label_fraction(row: Mapping[str, Any], where: str = "result row") -> float:
+    """The share of the training fold's labelled rows the cell used: 1.0 when the row predates the field.
+
+    Rounded to 6 decimals, so fractions that went through JSON or float arithmetic still meet as one group.
+    """
+    value = row.get("label_fraction")
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
+        raise UsageError(f"{where}: field 'label_fraction' must be a number in (0, 1], got {value!r}")
+    return round(float(value), 6)
+
+
 def group_rows(rows: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Group]:
-    """Rows grouped by configuration key in first-seen order; a second row for the same cell is an error."""
+    """Rows grouped by configuration key (label, protocol, label fraction) in first-seen order; a second row for
+    the same cell is an error."""
     groups: dict[str, Group] = {}
     for i, raw in enumerate(rows):
         if not isinstance(raw, Mapping):
@@ -82,8 +102,11 @@ def group_rows(rows: Sequence[Mapping[str, Any]], metric: str) -> dict[str, Grou
             raise UsageError(f"{where}: field 'status' must be 'ok' or 'failed', got {raw['status']!r}")
         row = dict(raw)
         fold, seed = _as_int(row["fold"], "fold", where), _as_int(row["seed"], "seed", where)
-        key = row_key(str(row["label"]), str(row["protocol"]))
-        group = groups.setdefault(key, Group(key, row))
+        fraction = label_fraction(row, where)
+        if row.get("n_labelled") is not None:
+            _as_int(row["n_labelled"], "n_labelled", where)
+        key = row_key(str(row["label"]), str(row["protocol"]), fraction)
+        group = groups.setdefault(key, Group(key, row, fraction))
         ok = row["status"] == "ok"
         score = metric_value(row, metric, where) if ok else math.nan
         cell = CellScore(

@@ -14,6 +14,8 @@ import numpy as np
 from scipy import stats as sps
 
 from tcrbench.report.dynamics.model import CurvePoint, DynamicsCurve, DynamicsSection
+from tcrbench.report.model import row_key
+from tcrbench.report.rows import label_fraction
 from tcrbench.stats.plateau import loss_converged, plateau
 from tcrbench.training.dynamics import base_protocol, is_dynamics_row
 
@@ -43,14 +45,19 @@ def build_dynamics(
     """The section, or None when the run has no dynamics rows."""
     if not dynamics_rows:
         return None
-    groups: dict[tuple[str, str], list[Row]] = {}
+    groups: dict[tuple[str, str, float], list[Row]] = {}
     for r in dynamics_rows:
-        groups.setdefault((str(r["label"]), str(r["protocol"])), []).append(r)
+        groups.setdefault((str(r["label"]), str(r["protocol"]), label_fraction(r)), []).append(r)
     curves = [
-        _curve(label, protocol, rows, main_rows, metric, confidence, higher_is_better)
-        for (label, protocol), rows in sorted(groups.items())
+        _curve(label, protocol, rows, _at(main_rows, fraction), metric, confidence, higher_is_better, fraction)
+        for (label, protocol, fraction), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2]))
     ]
     return DynamicsSection(metric, confidence, tuple(curves))
+
+
+def _at(rows: Sequence[Row], fraction: float) -> list[Row]:
+    """The rows fitted on ``fraction`` of the labels: a curve's reference must have seen as many labels."""
+    return [r for r in rows if label_fraction(r) == fraction]
 
 
 def _score(row: Row, metric: str) -> float:
@@ -76,7 +83,8 @@ def _reference(
     supervised = [r for r in main_rows if r.get("arm") == "supervised" and r.get("protocol") == protocol]
     if supervised:
         first = str(supervised[0]["label"])
-        return f"{first} [{protocol}]", _cells([r for r in supervised if str(r["label"]) == first], metric)
+        name = row_key(first, protocol, label_fraction(supervised[0]))
+        return name, _cells([r for r in supervised if str(r["label"]) == first], metric)
     step0 = [r for r in label_rows if r.get("step") == 0]
     return ("step 0 (the untrained encoder)", _cells(step0, metric)) if step0 else ("none", {})
 
@@ -110,6 +118,7 @@ def _curve(
     metric: str,
     confidence: float,
     higher_is_better: bool,
+    fraction: float = 1.0,
 ) -> DynamicsCurve:
     redraw = all(bool(r.get("seeds_redraw_folds", False)) for r in rows)
     ratios = [r["n_test"] / r["n_train"] for r in rows if r.get("n_train") and r.get("n_test")]
@@ -154,7 +163,9 @@ def _curve(
     converged = loss_converged([s for s, _ in with_loss], [v for _, v in with_loss], LOSS_TOLERANCE)
     scored = [p for p in points if math.isfinite(p.mean)]
     best = (max if higher_is_better else min)(scored, key=lambda p: p.mean).step if scored else None
-    return DynamicsCurve(label, protocol, reference, b_mean, (b_low, b_high), tuple(points), found, converged, best)
+    return DynamicsCurve(
+        label, protocol, reference, b_mean, (b_low, b_high), tuple(points), found, converged, best, fraction
+    )
 
 
 def _se_of(p: CurvePoint, confidence: float) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tcrbench.report.model import row_key
+
 if TYPE_CHECKING:
     from tcrbench.stats.plateau import Plateau
 
@@ -50,6 +52,12 @@ class DynamicsCurve:
     plateau: Plateau | None
     loss_converged_step: int | None
     best_step: int | None
+    label_fraction: float = 1.0  # share of the labels fine-tuning/probing saw (label-fraction runs)
+
+    @property
+    def name(self) -> str:
+        """The curve's heading: "label [protocol]", with the label fraction when it is below 1."""
+        return row_key(self.label, self.protocol, self.label_fraction)
 
     @property
     def loss_converged_at_plateau(self) -> bool | None:

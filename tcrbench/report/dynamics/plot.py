@@ -70,10 +70,10 @@ def curve_plot(curve: DynamicsCurve, section: DynamicsSection, index: int = 0) -
         handles += line
         labels += ["pretraining loss"]
     ax.legend(handles, labels, fontsize=7, loc="best")
-    ax.set_title(f"{label_text(curve.label, 60)} [{curve.protocol}]", fontsize=10)
+    ax.set_title(label_text(curve.name, 80), fontsize=10)
     caption = (
         f"{section.metric} of the encoder saved at each pretraining step, mean over folds × seeds with its "
         f"corrected {section.confidence * 100:g}% interval; grey band: {curve.reference}; dashed grey: the "
         f"pretraining loss (right axis). Rule — {RULE}. Star: {OPTIMISTIC}."
     )
-    return Plot(f"dynamics_{index}", f"Training dynamics: {curve.label} [{curve.protocol}]", caption, to_png(fig))
+    return Plot(f"dynamics_{index}", f"Training dynamics: {curve.name}", caption, to_png(fig))
