@@ -45,6 +45,7 @@ from case_study_data import (  # noqa: E402
     stats,
     table,
 )
+from case_study_scarce import scarce_section  # noqa: E402
 from case_study_sections import GOAL_MIN, answer_partitions, sections, targets  # noqa: E402
 
 REPO = HERE.parents[1]
@@ -257,7 +258,8 @@ def render(results_dir: Path) -> str:
         "\n".join(f"{i}. {a}" for i, a in enumerate(answers, 1)),
         closing(suites),
     ]
-    return "\n\n".join([*head, what_was_run(suites), targets(suites), *sections(suites)]) + "\n"
+    return "\n\n".join([*head, what_was_run(suites), targets(suites), *sections(suites),
+                        scarce_section(Path(results_dir))]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 SUITES_DIR = Path(__file__).resolve().parent
 REPO = SUITES_DIR.parents[1]
-ORDER = ("course-3fold", "course", "immrep22", "nettcr", "nettcr-random")
+ORDER = ("course-3fold", "course", "immrep22", "nettcr", "nettcr-random", "nettcr-olga")
 
 
 def suite_names() -> list[str]:

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tcrbench.cli.stats_format import num as _num
@@ -41,7 +42,7 @@ def print_comparison(result: Comparison, console: Console) -> None:
     ratio_note = "assumed 1/(k-1)" if result.ratio_assumed else "given"
     n_compared = len(result.rows) - 1
     console.print(
-        f"[bold]{result.test}-test[/bold] vs baseline [bold]{result.baseline}[/bold]: "
+        f"[bold]{result.test}-test[/bold] vs baseline [bold]{escape(result.baseline)}[/bold]: "
         f"n_test/n_train = {result.test_train_ratio:.4g} ({ratio_note}); {result.pairing}"
         f"{f' (from the {result.pairing_from})' if result.pairing_from == 'split_seed column' else ''}; "
         f"Holm across {n_compared} method(s)."
@@ -54,10 +55,10 @@ def print_comparison(result: Comparison, console: Console) -> None:
         mean_sd = f"{_num(r.mean)} ± {_num(r.sd)}"
         n = f"{r.n_folds}×{r.n_seeds}"
         if r.is_baseline:
-            main.add_row(f"{r.method} (baseline)", mean_sd, "", "", "", "", "", "", "", n, "")
+            main.add_row(escape(f"{r.method} (baseline)"), mean_sd, "", "", "", "", "", "", "", n, "")
             continue
         main.add_row(
-            r.method,
+            escape(r.method),
             mean_sd,
             f"{_num(r.diff)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
             _num(r.t),
@@ -81,7 +82,7 @@ def print_comparison(result: Comparison, console: Console) -> None:
             continue
         five = f"{_p(r.five_by_two.t_p)} / {_p(r.five_by_two.f_p)}" if r.five_by_two else "-"
         contrast.add_row(
-            r.method,
+            escape(r.method),
             _p(r.paired_t.p),
             _p(r.wilcoxon.p),
             _p(r.sign_flip.p) if r.sign_flip else "-",
@@ -95,7 +96,7 @@ def print_comparison(result: Comparison, console: Console) -> None:
     for r in result.rows:
         if not r.is_baseline and r.detectable is not None and r.p is not None and r.p >= 1.0 - result.confidence:
             console.print(
-                f"  {r.method}: not shown to differ; this design detects a true difference of "
+                f"  {escape(r.method)}: not shown to differ; this design detects a true difference of "
                 f"{_num(r.detectable)} with {power_pct}% power (tcrbench stats plan: what would detect less)"
             )
     shown = sorted({f for r in result.rows for f in r.flags})
@@ -141,6 +142,9 @@ def compare_cmd(
     metric: Optional[str] = typer.Option(
         None, "--metric", help="Run folder only: the metric to compare (default: the run's primary metric)."
     ),
+    label_fraction: Optional[float] = typer.Option(
+        None, "--label-fraction", help="Run folder only: the label fraction to compare (default: the largest)."
+    ),
     drop_nan: bool = typer.Option(False, "--drop-nan", help="Drop pairs with a NaN score instead of failing."),
     confidence: float = typer.Option(0.95, "--confidence", help="Confidence level of the interval."),
     rope: float = typer.Option(
@@ -161,7 +165,7 @@ def compare_cmd(
         raise UsageError("--ratio and --n-train/--n-test both given: use one or the other")
     if (n_train is None) != (n_test is None):
         raise UsageError("--n-train and --n-test go together: give both")
-    table = load_scores(scores, metric)
+    table = load_scores(scores, metric, label_fraction)
     if ratio is None and n_train is None:
         ratio = table.ratio
     result = compare(

@@ -68,14 +68,30 @@ def method_key(row: dict[str, Any]) -> str:
     return key
 
 
-def read_run_folder(path: Path, metric: str | None) -> ScoresInput:
-    """A run folder's rows as a long table (method, fold, seed, split_seed, score); failed rows score NaN."""
+def _fraction(row: dict[str, Any]) -> float:
+    value = row.get("label_fraction", 1.0)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 1.0
+
+
+def read_run_folder(path: Path, metric: str | None, fraction: float | None = None) -> ScoresInput:
+    """A run folder's rows at one label fraction (the largest unless `fraction` names another) as a long table
+    (method, fold, seed, split_seed, score); failed rows score NaN. Training-dynamics checkpoints are left out.
+
+    One fraction at a time, so every method meets the supervised arm trained on the same labels, as on the board.
+    """
     from tcrbench.results.store import RunStore  # polars, only when a run folder is read
 
     store = RunStore(path)
-    rows = store.rows()
+    rows = [r for r in store.rows() if r.get("step") is None]
     if not rows:
         raise UsageError(f"{path}: the run folder has no result rows yet")
+    fractions = sorted({_fraction(r) for r in rows})
+    chosen_fraction = fractions[-1] if fraction is None else fraction
+    if chosen_fraction not in fractions:
+        raise UsageError(
+            f"--label-fraction {chosen_fraction:g}: {path} has rows at {', '.join(f'{f:g}' for f in fractions)}"
+        )
+    rows = [r for r in rows if _fraction(r) == chosen_fraction]
     chosen = metric or str(store.config().get("primary_metric") or "auroc")
     cols: dict[str, list[Any]] = {"method": [], "fold": [], "seed": [], "split_seed": [], "score": []}
     ratios: list[float] = []
@@ -100,15 +116,18 @@ def read_run_folder(path: Path, metric: str | None) -> ScoresInput:
         raise UsageError(f"{path}: no finished row has metric {chosen!r} (choose another with --metric)")
     default = references.get(REFERENCE_PROTOCOL) or (references[sorted(references)[0]] if references else None)
     ratio = sum(ratios) / len(ratios) if ratios and len(ratios) == len(rows) else None
-    return ScoresInput(cols, None, str(path), default, ratio, chosen)
+    source = str(path) if len(fractions) == 1 else f"{path} (rows at {chosen_fraction:g} of the labels)"
+    return ScoresInput(cols, None, source, default, ratio, chosen)
 
 
-def load_scores(path: Path, metric: str | None = None) -> ScoresInput:
-    """A run folder (a directory) or a CSV/TSV file; ``metric`` only applies to run folders."""
+def load_scores(path: Path, metric: str | None = None, fraction: float | None = None) -> ScoresInput:
+    """A run folder (a directory) or a CSV/TSV file; ``metric`` and ``fraction`` only apply to run folders."""
     if path.is_dir():
-        return read_run_folder(path, metric)
+        return read_run_folder(path, metric, fraction)
     if metric is not None:
         raise UsageError(f"--metric {metric}: only for a run folder; a CSV has one score column")
+    if fraction is not None:
+        raise UsageError(f"--label-fraction {fraction:g}: only for a run folder")
     columns, lines = read_scores_table(path)
     return ScoresInput(columns, lines, str(path))
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tcrbench.cli.stats_format import num
@@ -63,8 +64,8 @@ def print_plans(
     for m in plans:
         design = f"{m.folds}×{m.seeds} ({m.n_pairs} pairs)"
         if m.plan is None:
-            table.add_row(m.method, "0", "-", design, "-", "-", *(["-"] * len(ks)))
-            notes.append(f"{m.method}: {m.note}")
+            table.add_row(escape(m.method), "0", "-", design, "-", "-", *(["-"] * len(ks)))
+            notes.append(escape(f"{m.method}: {m.note}"))
             continue
         cells = []
         for k in ks:
@@ -76,7 +77,7 @@ def print_plans(
             else:
                 cells.append(f"more than {k}×{max_seeds}")
         table.add_row(
-            m.method,
+            escape(m.method),
             num(m.plan.current_sd, 4),
             f"{m.plan.test_train_ratio:.4g}",
             design,
@@ -116,6 +117,9 @@ def plan_cmd(
     metric: Optional[str] = typer.Option(
         None, "--metric", help="Run folder only: the metric to plan for (default: the run's primary metric)."
     ),
+    label_fraction: Optional[float] = typer.Option(
+        None, "--label-fraction", help="Run folder only: the label fraction to plan for (default: the largest)."
+    ),
     drop_nan: bool = typer.Option(False, "--drop-nan", help="Drop pairs with a NaN score instead of failing."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the plans to FILE.json."),
 ) -> None:
@@ -131,7 +135,7 @@ def plan_cmd(
     if out is not None and out.suffix.lower() != ".json":
         raise UsageError(f"--out {out}: the file name must end in .json")
     candidate = _folds_list(folds)
-    table = load_scores(scores, metric)
+    table = load_scores(scores, metric, label_fraction)
     result, plans = plan_comparisons(
         table.columns,
         choose_baseline(baseline, table),

@@ -30,22 +30,22 @@ def _csv(tmp_path: Path, seeds: int = 3, folds: int = 5, split: bool = True) -> 
     return path
 
 
-def _run_folder(tmp_path: Path, redraw: bool = True, seeds: int = 2, folds: int = 3) -> Path:
+def _run_folder(tmp_path: Path, redraw: bool = True, seeds: int = 2, folds: int = 3,
+                fractions: tuple[float, ...] = (1.0,)) -> Path:
     """Rows as `tcrbench run` writes them: supervised and pretrained arms under one protocol."""
     store = RunStore(tmp_path / "run")
     store.open('primary_metric = "auroc"\n', "c0ffee", {}, overwrite=False)
     rng = np.random.default_rng(9)
-    for s in range(seeds):
-        for f in range(folds):
-            base = 0.70 + rng.normal(0, 0.02)
-            for label, arm, score in (("supervised · tiny", "supervised", base),
-                                      ("mlm · tiny", "pretrained", base + 0.02 + rng.normal(0, 0.01))):
-                store.write_row(ResultRow(
-                    row_key=f"{arm}-s{s}-f{f}", config_hash="c0ffee", config_id=arm, label=label, arm=arm,
-                    protocol="finetune", augmentation=None, objective=None, encoder="tiny", baseline=None, params={},
-                    uses_labels=False, shortcut=False, pretrain_on="train", fold=f, fold_name=f"fold{f}", seed=s,
-                    seeds_redraw_folds=redraw, n_train=200, n_test=100, status="ok",
-                    metrics={"auroc": score, "auprc": score - 0.3}))
+    for s, f, fraction in ((s, f, x) for s in range(seeds) for f in range(folds) for x in fractions):
+        base = 0.70 + rng.normal(0, 0.02) - (1 - fraction) / 4
+        for label, arm, score in (("supervised · tiny", "supervised", base),
+                                  ("mlm · tiny", "pretrained", base + 0.02 + rng.normal(0, 0.01))):
+            store.write_row(ResultRow(
+                row_key=f"{arm}-s{s}-f{f}-{fraction}", config_hash="c0ffee", config_id=arm, label=label, arm=arm,
+                protocol="finetune", augmentation=None, objective=None, encoder="tiny", baseline=None, params={},
+                uses_labels=False, shortcut=False, pretrain_on="train", fold=f, fold_name=f"fold{f}", seed=s,
+                seeds_redraw_folds=redraw, n_train=200, n_test=100, status="ok",
+                metrics={"auroc": score, "auprc": score - 0.3}, label_fraction=fraction))
     return store.path
 
 
@@ -94,6 +94,20 @@ def test_plan_and_compare_on_a_run_folder_pair_by_the_rows(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["compare", str(fixed), "--out", str(cmp_out)])
     assert result.exit_code == 0, result.output
     assert json.loads(cmp_out.read_text())["rows"][1]["n_pairs"] == 3  # fold means over the 2 seeds
+
+
+def test_a_run_folder_with_label_fractions_is_compared_one_fraction_at_a_time(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, fractions=(0.1, 1.0))
+    out = tmp_path / "cmp.json"
+    for args, fraction in (([], 1.0), (["--label-fraction", "0.1"], 0.1)):
+        result = CliRunner().invoke(app, ["compare", str(run), *args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        rows = json.loads(out.read_text())["rows"]
+        suffix = "" if fraction == 1.0 else " @0.1"
+        assert [r["method"] for r in rows] == [f"supervised · tiny [finetune]{suffix}", f"mlm · tiny [finetune]{suffix}"]
+        assert rows[0]["mean"] < 0.7 if fraction < 1 else rows[0]["mean"] > 0.65
+    bad = CliRunner().invoke(main_app, ["stats", "compare", str(run), "--label-fraction", "0.5"])
+    assert bad.exit_code == 2 and "has rows at 0.1, 1" in bad.output
 
 
 def test_compare_shows_5x2cv_when_the_data_say_5_by_2(tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ def _regenerate():
     return module
 
 
-def test_the_five_suites_exist() -> None:
-    assert NAMES == ["course", "course-3fold", "immrep22", "nettcr", "nettcr-random"]
+def test_the_six_suites_exist() -> None:
+    assert NAMES == ["course", "course-3fold", "immrep22", "nettcr", "nettcr-olga", "nettcr-random"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -59,6 +59,13 @@ def test_immrep_suite_uses_the_official_split_metric_and_published_results() -> 
     assert cfg.published is not None and cfg.published.metric == "macro_auroc"
     assert cfg.published.results == IMMREP_PUBLISHED
     assert "GILGFVFTL" in cfg.published.note
+
+
+def test_the_olga_suite_adds_a_generated_corpus_and_label_fractions_to_the_nettcr_grid() -> None:
+    olga, given = load_config_file(SUITES / "nettcr-olga.toml"), load_config_file(SUITES / "nettcr.toml")
+    assert olga.pretrain_data == ["olga:n=100000,chain=beta,seed=0"] and olga.label_fractions == [0.05, 0.2, 1.0]
+    assert (olga.data, olga.split, olga.encoder) == (given.data, given.split, given.encoder)
+    assert olga.pairs == ["mask1/ntxent"]
 
 
 def test_nettcr_suites_differ_only_in_the_split() -> None:
@@ -98,7 +105,7 @@ def test_every_suite_runs_end_to_end_on_a_small_subsample(shared_data, tmp_path:
         assert sum(" × " in label for label in labels) == len(cfg.pairs)
         assert all("size=tiny" in label for label in labels if " · " in label)
         n_cells = {len(r["cells"]) for r in board["rows"]}
-        expected = {"immrep22": 1, "nettcr": 5}.get(name, 2)
+        expected = {"immrep22": 1, "nettcr": 5, "nettcr-olga": 5}.get(name, 2)
         assert n_cells == {expected}, f"{name}: cells per configuration {n_cells}, expected {expected}"
         assert "--subsample 300" in (out / "README.md").read_text()
         assert all(c["seed"] == 0 for r in board["rows"] for c in r["cells"])
