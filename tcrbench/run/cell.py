@@ -132,10 +132,8 @@ class CellRunner:
         """A result row of this cell, with its configuration, fold, plugin sources and versions filled in."""
         conf = cell.conf
         protocol, fraction = parse_item(protocol)
-        if fraction < 1.0:
-            kw.setdefault("n_labelled", len(self.labelled(cell, fraction)) if kw.get("status") == "ok" else None)
-        elif kw.get("status") == "ok":
-            kw.setdefault("n_labelled", len(cell.fold.train))
+        if kw.get("status") == "ok":
+            kw.setdefault("n_labelled", len(self.labelled(cell, fraction)))
         sources = {}
         for kind, obj in (
             (Kind.AUGMENTATION, conf.aug_obj),
@@ -355,9 +353,10 @@ class CellRunner:
 
     # ------------------------------------------------------------ training dynamics
     def _dynamics_rows(self, cell: Cell, redraw: bool, progress: Progress) -> list[ResultRow]:
-        """One row per evaluated pretraining step (0 = the untrained encoder), each with the loss at that step."""
+        """One row per evaluated pretraining step (0 = the untrained encoder), each with the loss at that step,
+        evaluated on the run's largest label fraction."""
         protocol = self.cfg.dynamics_protocol
-        name = protocol_name(protocol)
+        name = item(protocol_name(protocol), max(self.cfg.label_fractions))
         files = self.cache.files(cell)
         rows = []
         for step in [0, *json.loads(files.index.read_text())["steps"]]:
@@ -389,8 +388,10 @@ class CellRunner:
             loss = float(snapshot["loss"])
         result: dict[str, Any] = {"status": "ok", "reason": "", "pretrain_loss": loss}
         try:
-            s_train, s_test, _ = self._scores(cell, protocol, encoder, progress)
-            result["metrics"], result["threshold"] = self.evaluate(cell, s_train, s_test)
+            fraction = max(self.cfg.label_fractions)
+            s_train, s_test, _ = self._scores(cell, protocol, encoder, progress, fraction)
+            rows = self.labelled(cell, fraction)
+            result["metrics"], result["threshold"] = self.evaluate(cell, s_train, s_test, train_rows=rows)
         except CellFailed as exc:  # one bad checkpoint is a failed point on the curve, not a failed cell
             result.update(status="failed", reason=str(exc))
         result["train_seconds"] = result["seconds"] = time.perf_counter() - t0

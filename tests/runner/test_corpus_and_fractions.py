@@ -185,3 +185,15 @@ def test_pretraining_resumes_mid_corpus_to_the_same_numbers(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()))
     assert len(data) > 2 * 32  # the corpus rows were part of the epochs that were replayed
     assert json.dumps(stats.epoch_losses)
+
+
+def test_training_dynamics_are_evaluated_on_the_largest_label_fraction(tmp_path, tiny):
+    cfg = tiny(label_fractions=[0.25, 0.5], eval_every="2", protocols=["probe"], baselines=[])
+    with temporary_plugins() as plugins:
+        summary = Runner(cfg, plugins, out=tmp_path / "run", quiet=True).run()
+    assert not summary.failed
+    dynamics = [r for r in summary.rows if r.get("step") is not None]
+    assert dynamics and {r["label_fraction"] for r in dynamics} == {0.5}
+    main = {(r["fold"], r["label_fraction"]): r["n_labelled"] for r in summary.rows if r.get("step") is None}
+    assert all(r["n_labelled"] == main[(r["fold"], 0.5)] for r in dynamics)
+    assert len({r["row_key"] for r in summary.rows}) == len(summary.rows)
