@@ -26,15 +26,25 @@ def _verdict(p: dict[str, Any]) -> str:
     return "no detectable difference" + (f" (could have detected ≥ {found:.3f})" if found else "")
 
 
+def _span(values: Any) -> str:
+    values = values if isinstance(values, list) else [values]
+    values = [v for v in values if isinstance(v, (int, float))]
+    if not values:
+        return "?"
+    return f"{min(values):,}" if min(values) == max(values) else f"{min(values):,}–{max(values):,}"
+
+
 def _corpus_line(board: dict[str, Any]) -> str:
     corpus = board.get("run", {}).get("pretrain_corpus") or {}
     if not corpus:
         return "No corpus was recorded."
-    removed = corpus.get("removed")
-    removed_text = f"{removed[0]}–{removed[1]}" if isinstance(removed, list) and len(removed) == 2 else str(removed)
-    return (f"The corpus ({', '.join(f'`{s}`' for s in corpus.get('sources') or [])}, {corpus.get('size', '?'):,} "
-            f"sequences kept, hash `{corpus.get('hash', '?')}`) lost {removed_text} rows per fold to the leak guard "
-            "(corpus CDR3βs equal to a held-out TCR's).")
+    stripped = corpus.get("stripped") or []
+    return (f"The corpus ({', '.join(f'`{s}`' for s in corpus.get('sources') or [])}, {_span(corpus.get('sizes'))} "
+            f"sequences kept, hash `{', '.join(corpus.get('hashes') or []) or '?'}`) was written in the table's CDR3 "
+            f"convention (`{corpus.get('convention') or '?'}`"
+            + (f": anchors removed from {_span(stripped)} junctions" if any(stripped) else "")
+            + f") and lost {_span(corpus.get('removed'))} rows per fold to the leak guard (corpus chains equal to a "
+            "held-out TCR's).")
 
 
 def olga_part(results: Path) -> str:

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -26,6 +26,7 @@ from tcrbench.data.validate import ROW
 from tcrbench.errors import UsageError
 
 COLUMNS = (PEPTIDE, CDR3B, CDR3A)
+Convention = Literal["junction", "cdr3"]
 _VALID = re.compile("^[ACDEFGHIKLMNPQRSTVWY]*$")  # the 20 amino acids (vocab.AMINO_ACIDS; that module loads torch)
 _OLGA = re.compile(r"^olga(?::(.*))?$")
 
@@ -139,6 +140,8 @@ class CorpusReport:
     invalid: int = 0  # empty, or a letter outside the 20 amino acids (stop codons, gaps, lower case)
     too_long: int = 0  # wider than the labelled table's token width
     size: int = 0  # rows kept
+    convention: Convention = "junction"  # the labelled table's CDR3 convention, which the corpus is written in
+    stripped: int = 0  # junctions whose anchors were removed to match a table of anchor-less CDR3s
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +152,8 @@ class CorpusReport:
             "invalid": self.invalid,
             "too_long": self.too_long,
             "size": self.size,
+            "convention": self.convention,
+            "stripped": self.stripped,
         }
 
 
@@ -159,18 +164,54 @@ def _valid(frame: pl.DataFrame) -> pl.Expr:
     return chains & ok
 
 
-def build_corpus(sources: list[str], width: int, cache_dir: Path) -> tuple[pl.DataFrame, CorpusReport]:
-    """Every source read, checked and fitted to the table's token width, kept as a memory-mapped Arrow file in
-    `cache_dir` (reused while the sources' contents and the width stay the same)."""
+_ANCHORED = "^C.*[FW]$"
+
+
+def cdr3_convention(cdr3s: pl.Series) -> Convention:
+    """How a table writes its CDR3s: "junction" (IMGT junction, C...F/W, as AIRR `junction_aa`, VDJdb, OLGA) when
+    at least 90% of them carry both anchors, else "cdr3" (the IMGT CDR3 without them, as NetTCR-2.0 writes it)."""
+    values = cdr3s.drop_nulls().cast(pl.String)
+    values = values.filter(values.str.len_chars() > 0)
+    if values.len() == 0:
+        return "junction"
+    return "junction" if float(values.str.contains(_ANCHORED).mean() or 0.0) >= 0.9 else "cdr3"
+
+
+def _to_cdr3(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Junctions to IMGT CDR3s: the leading C and trailing F/W removed where both are there; how many were cut."""
+    exprs, changed = [], pl.lit(False)
+    for col in (CDR3B, CDR3A):
+        anchored = pl.col(col).str.contains(_ANCHORED).fill_null(False)
+        exprs.append(
+            pl.when(anchored)
+            .then(pl.col(col).str.slice(1, pl.col(col).str.len_chars() - 2))
+            .otherwise(pl.col(col))
+            .alias(col)
+        )
+        changed = changed | anchored
+    n = int(frame.select(changed.sum()).item())
+    return frame.with_columns(exprs), n
+
+
+def build_corpus(
+    sources: list[str], width: int, cache_dir: Path, convention: Convention = "junction"
+) -> tuple[pl.DataFrame, CorpusReport]:
+    """Every source read, checked, written in the labelled table's CDR3 convention (`cdr3_convention`: a corpus
+    of junctions beside a table of anchor-less CDR3s would be another language, and the leak guard could never
+    match a held-out TCR) and fitted to the table's token width; kept as a memory-mapped Arrow file in
+    `cache_dir`, reused while the sources' contents, the convention and the width stay the same."""
     specs = [parse_source(s) for s in sources]
     ids = [source_id(s) for s in specs]
-    fingerprint = hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
-    report = CorpusReport([s.text for s in specs], fingerprint)
+    # the sequences pretraining sees depend on the sources and the convention they are written in
+    fingerprint = hashlib.sha256("|".join([*ids, convention]).encode()).hexdigest()[:16]
+    report = CorpusReport([s.text for s in specs], fingerprint, convention=convention)
     target = Path(cache_dir) / f"corpus-{fingerprint}-w{width}.arrow"
     meta = target.with_suffix(".counts")
     if target.exists() and meta.exists():
         counts = dict(line.split("=", 1) for line in meta.read_text().split())
-        report.read, report.invalid, report.too_long = (int(counts[k]) for k in ("read", "invalid", "too_long"))
+        report.read, report.invalid, report.too_long, report.stripped = (
+            int(counts[k]) for k in ("read", "invalid", "too_long", "stripped")
+        )
         frame = pl.read_ipc(target)
         report.size = frame.height
         return frame, report
@@ -185,6 +226,8 @@ def build_corpus(sources: list[str], width: int, cache_dir: Path) -> tuple[pl.Da
             parts.append(olga_frame(spec.n, spec.chain, spec.seed))
     frame = pl.concat([p.select(COLUMNS) for p in parts], how="vertical")
     report.read = frame.height
+    if convention == "cdr3":
+        frame, report.stripped = _to_cdr3(frame)
     valid = frame.filter(_valid(frame))
     report.invalid = frame.height - valid.height
     # <cls> peptide <sep> cdr3b <sep> [cdr3a <sep>]: the same layout (and width) as the labelled pairs
@@ -204,6 +247,8 @@ def build_corpus(sources: list[str], width: int, cache_dir: Path) -> tuple[pl.Da
     fitted.write_ipc(tmp)
     os.replace(tmp, target)  # the Arrow file first: counts without it are never read
     tmp_meta = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp_meta.write_text(f"read={report.read} invalid={report.invalid} too_long={report.too_long}")
+    tmp_meta.write_text(
+        f"read={report.read} invalid={report.invalid} too_long={report.too_long} stripped={report.stripped}"
+    )
     os.replace(tmp_meta, meta)
     return pl.read_ipc(target), report

@@ -23,6 +23,8 @@ class CorpusInfo:
     removed: tuple[int, ...]
     used: tuple[int, ...]  # rows pretraining used after the leak guard (the runner's "used")
     n_rows: int  # result rows that carry a corpus
+    convention: str = ""  # the CDR3 convention the corpus was written in (the labelled table's)
+    stripped: tuple[int, ...] = ()  # junction anchors removed to match a table of anchor-less CDR3s
 
 
 def _ints(values: Sequence[Any]) -> tuple[int, ...]:
@@ -52,6 +54,8 @@ def corpus_info(rows: Sequence[Mapping[str, Any]]) -> CorpusInfo | None:
         removed=_ints([c.get("removed") for c in found]),
         used=_ints([c.get("used") for c in found]),
         n_rows=len(found),
+        convention=", ".join(sorted({str(c["convention"]) for c in found if c.get("convention")})),
+        stripped=_ints([c.get("stripped") for c in found]),
     )
 
 
@@ -70,6 +74,8 @@ def corpus_text(c: CorpusInfo) -> str:
         f"pretraining corpus besides the training fold: {', '.join(c.sources) or 'sources not recorded'}; "
         f"size {_span(c.sizes)}; hash {hashes}; test-fold TCRs removed by the leak guard: {_span(c.removed)}"
         + (f"; rows used after it: {_span(c.used)}" if c.used else "")
+        + (f"; CDR3s written as the table's ({c.convention})" if c.convention else "")
+        + (f", anchors removed from {_span(c.stripped)}" if any(c.stripped) else "")
     )
 
 
@@ -84,4 +90,6 @@ def corpus_to_dict(c: CorpusInfo | None) -> dict[str, Any] | None:
         "removed": list(c.removed),
         "used": list(c.used),
         "n_rows": c.n_rows,
+        "convention": c.convention,
+        "stripped": list(c.stripped),
     }

@@ -115,3 +115,17 @@ def test_corpus_source_table_round_trips_through_the_reader(tmp_path):
     control_corpus("positive", 100, seed=0).write_csv(path)
     frame, report = build_corpus([str(path)], width=40, cache_dir=tmp_path / "cache")
     assert report.size == 100 and frame.schema == pl.Schema({"peptide": pl.String, "cdr3b": pl.String, "cdr3a": pl.String})
+
+
+def test_a_corpus_is_written_in_the_tables_cdr3_convention(tmp_path):
+    from tcrbench.data.corpus import cdr3_convention
+
+    assert cdr3_convention(pl.Series(["CASSLGQAYEQYF", "CASSPDRGYTF"])) == "junction"
+    assert cdr3_convention(pl.Series(["ASSLGQAYEQY", "ASSPDRGYT", "CASSF"])) == "cdr3"  # NetTCR-2.0 style
+    src = tmp_path / "airr.tsv"
+    src.write_text("locus\tjunction_aa\nTRB\tCASSLGQAYEQYF\nTRA\tCAVRDSNYQLIW\nTRB\tASSPDRGYT\n")
+    frame, report = build_corpus([str(src)], width=30, cache_dir=tmp_path / "cache", convention="cdr3")
+    assert frame.rows() == [("", "ASSLGQAYEQY", None), ("", "", "AVRDSNYQLI"), ("", "ASSPDRGYT", None)]
+    assert report.stripped == 2 and report.to_dict()["convention"] == "cdr3"
+    kept, _ = build_corpus([str(src)], width=30, cache_dir=tmp_path / "cache", convention="junction")
+    assert kept["cdr3b"].to_list() == ["CASSLGQAYEQYF", "", "ASSPDRGYT"]  # a separate cache entry, as written

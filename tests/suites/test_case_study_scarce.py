@@ -48,8 +48,9 @@ def test_the_learning_curve_rows_and_readings_follow_the_board(tmp_path: Path) -
     point = {"label_fraction": 0.05, "n_labelled": 650.0, "mean": 0.80, "is_reference": False, "diff": 0.04,
              "ci_low": 0.01, "ci_high": 0.07, "p_holm": 0.01, "detectable": None}
     ref = {"label_fraction": 0.05, "n_labelled": 650.0, "mean": 0.76, "is_reference": True}
-    board = {"metric": "auroc", "run": {"pretrain_corpus": {"sources": ["olga:n=100000"], "size": 100000,
-                                                            "hash": "abc", "removed": [3, 9]}},
+    board = {"metric": "auroc", "run": {"pretrain_corpus": {"sources": ["olga:n=100000"], "sizes": [100000],
+                                                            "hashes": ["abc"], "removed": [3, 9],
+                                                            "convention": "cdr3", "stripped": [100000]}},
              "learning_curve": {"curves": [
                  {"key": "supervised [finetune]", "arm": "supervised", "label": "supervised", "points": [ref]},
                  {"key": "mask1 × ntxent [finetune]", "arm": "pretrained", "label": "m", "points": [point]},
@@ -60,3 +61,4 @@ def test_the_learning_curve_rows_and_readings_follow_the_board(tmp_path: Path) -
     assert "| mask1 × ntxent [finetune] | 5% | 650 | 0.800 | +0.040 [+0.010, +0.070] | 0.01 | pretraining better |" \
         in text
     assert "lost 3–9 rows per fold" in text and "majority" not in text
+    assert "(`cdr3`: anchors removed from 100,000 junctions)" in text
