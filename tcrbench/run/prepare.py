@@ -98,9 +98,12 @@ def prepare(cfg: RunConfig, registry: Any) -> PreparedData:
     data = PreparedData(frame, source, fingerprint(frame), tokens, labels, groups, tokens.ids.shape[1], report)
     if cfg.pretrain_data:
         from tcrbench.data.cache_dir import cache_root
-        from tcrbench.data.corpus import build_corpus
+        from tcrbench.data.corpus import build_corpus, cdr3_convention
         from tcrbench.run.corpus_view import CorpusIndex
 
-        corpus, data.corpus_report = build_corpus(list(cfg.pretrain_data), data.max_len, cache_root() / "corpus")
+        convention = cdr3_convention(frame["cdr3b"])  # the corpus is written the way the table writes CDR3s
+        corpus, data.corpus_report = build_corpus(
+            list(cfg.pretrain_data), data.max_len, cache_root() / "corpus", convention
+        )
         data.corpus = CorpusIndex(corpus, Tokenizer(data.max_len))
     return data

@@ -197,3 +197,23 @@ def test_training_dynamics_are_evaluated_on_the_largest_label_fraction(tmp_path,
     main = {(r["fold"], r["label_fraction"]): r["n_labelled"] for r in summary.rows if r.get("step") is None}
     assert all(r["n_labelled"] == main[(r["fold"], 0.5)] for r in dynamics)
     assert len({r["row_key"] for r in summary.rows}) == len(summary.rows)
+
+
+def test_a_junction_corpus_beside_an_anchorless_table_is_stripped_and_guarded(tmp_path, tiny):
+    """NetTCR-2.0 writes CDR3s without the C...F anchors; OLGA and AIRR write junctions. The corpus must be read
+    in the table's spelling, or pretraining sees another language and the leak guard never matches."""
+    table = tiny_dataset(n_peptides=3, n_positives_per_peptide=20)
+    bare = table.with_columns(pl.col("cdr3b").str.slice(1, pl.col("cdr3b").str.len_chars() - 2))
+    data = tmp_path / "bare.csv"
+    bare.write_csv(data)
+    corpus = _corpus_file(tmp_path / "junctions.csv", table["cdr3b"].to_list())  # the same TCRs, as junctions
+    cfg = tiny(dataset="synthetic", data=str(data), pretrain_data=[corpus], protocols=["probe"], baselines=[])
+    with temporary_plugins() as plugins:
+        runner = Runner(cfg, plugins, out=tmp_path / "run", quiet=True)
+        summary = runner.run()
+    record = next(r["pretrain_corpus"] for r in summary.rows if r["arm"] == "pretrained" and r["fold"] == 0)
+    assert record["convention"] == "cdr3" and record["stripped"] == len(table)
+    assert set(runner.data.corpus.corpus["cdr3b"].to_list()) == set(bare["cdr3b"].to_list())
+    fold0 = next(c for c in runner.cells()[0] if c.fold_index == 0 and c.conf.arm == "pretrained")
+    held = {bare["cdr3b"][int(i)] for i in runner.cell_runner.held_out(fold0)}
+    assert record["removed"] == sum(t in held for t in bare["cdr3b"].to_list()) > 0  # every held-out TCR found in the corpus, now that they match
