@@ -159,6 +159,12 @@ def write_index(results: Path) -> None:
                      if line.startswith("- wall time: ")), "?")
         lines.append(f"| `{suite}` | {wall} | [leaderboard]({suite}/README.md) · [HTML]({suite}/leaderboard.html) "
                      f"· [JSON]({suite}/leaderboard.json) |")
+    others = [("[controls/](controls/README.md)", "the known-answer controls (`benchmarks/suites/controls.py`)"),
+              ("[stats_calibration.json](stats_calibration.json)",
+               "the default test's measured calibration and power (`benchmarks/stats_calibration.py`)")]
+    present = [(link, what) for link, what in others if (results / link.split("(")[1].rstrip(")")).exists()]
+    if present:
+        lines += ["", "Written by their own scripts:", "", *(f"- {link}: {what}" for link, what in present)]
     (results / "README.md").write_text("\n".join(lines) + "\n")
 
 
