@@ -23,7 +23,7 @@ def _verdict(p: dict[str, Any]) -> str:
     if p.get("ci_high") is not None and p["ci_high"] < 0 and (p.get("p_holm") or 1) < 0.05:
         return "pretraining worse"
     found = p.get("detectable")
-    return "no detectable difference" + (f" (could have detected ≥ {found:.3f})" if found else "")
+    return "not shown to differ" + (f" (80% power for ≥ {found:.3f})" if found else "")
 
 
 def _span(values: Any) -> str:
@@ -76,6 +76,18 @@ def olga_part(results: Path) -> str:
             reading = "reference" if p.get("is_reference") else _verdict(p)
             lines.append(f"| {curve['key']} | {p['label_fraction']:.0%} | {p.get('n_labelled') or 0:,.0f} | "
                          f"{_f3(p.get('mean'))} | {ci} | {holm} | {reading} |")
+    pretrained = [(c, p) for c in curves.get("curves") or [] if c.get("arm") == "pretrained" for p in c["points"]]
+    better = [(c, p) for c, p in pretrained if _verdict(p) == "pretraining better"]
+    worse = [(c, p) for c, p in pretrained if _verdict(p) == "pretraining worse"]
+    smallest = min(pretrained, key=lambda cp: cp[1]["label_fraction"], default=None)
+    if pretrained:
+        summary = (f"Pretraining was better in {len(better)} and worse in {len(worse)} of {len(pretrained)} "
+                   "comparisons (Holm p < 0.05, interval excluding 0).")
+        if smallest is not None and smallest[1].get("detectable"):
+            summary += (f" At the fewest labels ({smallest[1]['label_fraction']:.0%}, "
+                        f"{smallest[0].get('protocol', '?')}), a true gain of "
+                        f"{smallest[1]['detectable']:.3f} would have been detected with 80% power.")
+        lines += ["", summary]
     if wall:
         lines += ["", wall.strip()]
     return "\n".join(lines)

@@ -36,7 +36,10 @@ def label_text(s: str, limit: int = MAX_LABEL) -> str:
     """A label as literal text: '$' would start matplotlib mathtext; long labels are shortened."""
     s = " ".join(str(s).split())
     if len(s) > limit:
-        s = s[: limit - 1] + "…"
+        # keep a trailing "[protocol]" (and "@ 5% labels"): it tells two rows of one configuration apart
+        head, sep, tail = s.rpartition(" [")
+        keep = sep + tail if sep and len(tail) < limit // 2 else ""
+        s = s[: max(limit - 1 - len(keep), 1)] + "…" + keep
     return s.replace("$", r"\$")
 
 

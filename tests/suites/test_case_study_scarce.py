@@ -62,3 +62,4 @@ def test_the_learning_curve_rows_and_readings_follow_the_board(tmp_path: Path) -
         in text
     assert "lost 3–9 rows per fold" in text and "majority" not in text
     assert "(`cdr3`: anchors removed from 100,000 junctions)" in text
+    assert "Pretraining was better in 1 and worse in 0 of 1 comparisons" in text
