@@ -28,6 +28,12 @@ def _comparison(diff: float, p_holm: float) -> dict:
             "p_holm": p_holm, "detected": diff > 0 and p_holm < 0.05}
 
 
+def _set_detected(results: list[dict]) -> None:
+    for r in results:
+        for c in r["comparisons"]:
+            c["detected"] = c["diff"] > 0 and c["p_holm"] < 0.05
+
+
 def test_missing_results_read_not_run(tmp_path: Path) -> None:
     text = _module().scarce_section(tmp_path)
     assert "Known-answer controls:** not run" in text and "`nettcr-olga` suite has not been run" in text
@@ -42,6 +48,11 @@ def test_the_control_rates_are_counted_from_the_summary(tmp_path: Path) -> None:
     text = _module().controls_part(tmp_path)
     assert "the positive control in 4 of 5 seeds (80%; mean gain +0.090 AUROC)" in text
     assert "the negative control in 0 of 5 seeds (0%; mean gain +0.001 AUROC)" in text
+    assert "sees a gain where one was planted, and does not invent one" in text
+    results[0]["comparisons"][0]["p_holm"] = 0.5  # 3 of 5: under the 80% the controls must reach
+    _set_detected(results)
+    (tmp_path / "controls" / "summary.json").write_text(json.dumps({"alpha": 0.05, "results": results}))
+    assert "missed the planted gain" in _module().controls_part(tmp_path)
 
 
 def test_the_learning_curve_rows_and_readings_follow_the_board(tmp_path: Path) -> None:
