@@ -53,6 +53,8 @@ class ResultRow:
     n_labelled: Optional[int] = None  # those rows (nested subsets: a smaller fraction's rows are in a larger one's)
     # the unlabelled corpus pretraining saw besides the training fold: sources, hash, rows used, test TCRs removed
     pretrain_corpus: dict[str, Any] = field(default_factory=dict)
+    # how the table's negatives were made when it had binders only (e.g. "swapped:ratio=5,seed=0"); "" = its own
+    negatives: str = ""
     sources: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
