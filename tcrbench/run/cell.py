@@ -9,8 +9,6 @@ with a reason, so one broken cell never takes the grid down; a --max-time stop i
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -22,9 +20,9 @@ import polars as pl
 import torch
 
 from tcrbench.plugins.protocols import Fold, Kind
-from tcrbench.results.atomic import write_text
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
+from tcrbench.run.cell_dynamics import dynamics_rows
 from tcrbench.run.config import RunConfig
 from tcrbench.run.evaluation import choose_threshold, evaluate
 from tcrbench.run.grid import Configuration
@@ -34,8 +32,7 @@ from tcrbench.run.prepare import PreparedData
 from tcrbench.run.pretrain_cache import BatchObserver, PretrainCache
 from tcrbench.run.progress import Progress
 from tcrbench.run.timelimit import TimeLimit
-from tcrbench.training.checkpoint import CellFiles, StoppedForTime
-from tcrbench.training.dynamics import protocol_name
+from tcrbench.training.checkpoint import StoppedForTime
 from tcrbench.training.failures import CellFailed
 from tcrbench.training.finetune import Validation, embed, finetune, predict
 from tcrbench.training.probe import linear_probe, linear_probe_per_group
@@ -245,7 +242,7 @@ class CellRunner:
             if pretrains:
                 pre = self.cache.pretrained(cell, encoder, progress)
             # dynamics rows first: the driver writes rows in order, so a cell whose main rows exist has them all
-            rows = self._dynamics_rows(cell, redraw, progress) if pretrains and self.cache.schedule else []
+            rows = dynamics_rows(self, cell, redraw, progress) if pretrains and self.cache.schedule else []
         except StoppedForTime as stop:
             log.warning("%s", stop)
             raise
@@ -350,51 +347,3 @@ class CellRunner:
     def n_groups(self) -> int:
         """Peptides in the whole table: the per-peptide head has one output each, the same in every fold."""
         return int(self.data.groups.max()) + 1 if len(self.data.groups) else 1
-
-    # ------------------------------------------------------------ training dynamics
-    def _dynamics_rows(self, cell: Cell, redraw: bool, progress: Progress) -> list[ResultRow]:
-        """One row per evaluated pretraining step (0 = the untrained encoder), each with the loss at that step,
-        evaluated on the run's largest label fraction."""
-        protocol = self.cfg.dynamics_protocol
-        name = item(protocol_name(protocol), max(self.cfg.label_fractions))
-        files = self.cache.files(cell)
-        rows = []
-        for step in [0, *json.loads(files.index.read_text())["steps"]]:
-            self.limit.check(f"evaluating step {step} of {cell.row_key(name)}")
-            result = self._dynamics_result(cell, protocol, step, files, progress)
-            row = self.row(cell, name, redraw, **result)
-            rows.append(dataclasses.replace(row, row_key=cell.row_key(f"{name}-step{step}"), step=step))
-        for stale in files.dynamics.glob(".*.tmp"):  # what a kill in the middle of a write left behind
-            stale.unlink(missing_ok=True)
-        return rows
-
-    def _dynamics_result(
-        self, cell: Cell, protocol: str, step: int, files: CellFiles, progress: Progress
-    ) -> dict[str, Any]:
-        """The evaluation of one snapshot, cached so a resumed cell does not evaluate it twice."""
-        cache = files.evaluation(protocol, step)
-        if cache.exists():
-            try:
-                cached: dict[str, Any] = json.loads(cache.read_text())
-                return cached
-            except json.JSONDecodeError:
-                log.warning("%s: unreadable; evaluating again", cache)
-        t0 = time.perf_counter()
-        encoder = self.initial_encoder(cell)
-        loss = None
-        if step:
-            snapshot = self.cache.snapshot(cell, step, progress)
-            encoder.load_state_dict(snapshot["encoder"])
-            loss = float(snapshot["loss"])
-        result: dict[str, Any] = {"status": "ok", "reason": "", "pretrain_loss": loss}
-        try:
-            fraction = max(self.cfg.label_fractions)
-            s_train, s_test, _ = self._scores(cell, protocol, encoder, progress, fraction)
-            rows = self.labelled(cell, fraction)
-            result["metrics"], result["threshold"] = self.evaluate(cell, s_train, s_test, train_rows=rows)
-        except CellFailed as exc:  # one bad checkpoint is a failed point on the curve, not a failed cell
-            result.update(status="failed", reason=str(exc))
-        result["train_seconds"] = result["seconds"] = time.perf_counter() - t0
-        write_text(cache, json.dumps(result))
-        self.limit.did_work()
-        return result
