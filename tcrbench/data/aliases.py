@@ -22,7 +22,6 @@ from tcrbench.data.schema import (
     KEPT,
     LABEL,
     MHC,
-    NULLABLE,
     PARTITION,
     PEPTIDE,
     SPLIT,
@@ -95,6 +94,9 @@ SINGLE_CHAIN_GERMLINE = frozenset({"cdr1_aa", "cdr2_aa"})
 
 FIELDS: tuple[str, ...] = CANONICAL + KEPT
 _REQUIRED_FIELDS = (PEPTIDE, CDR3B, LABEL)
+# A table of binders only (read for --negatives) needs no label column: every row is a binder.
+_POSITIVES_REQUIRED = (PEPTIDE, CDR3B)
+NEGATIVES_HINT = "or, for a table of binders only, make negatives with --negatives swapped"
 
 
 def parse_column_spec(spec: str | None) -> dict[str, str]:
@@ -131,18 +133,23 @@ def _find(column: str, found: Sequence[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def resolve_columns(found: Sequence[str], overrides: Mapping[str, str] | None, source: str) -> dict[str, str]:
-    """Map canonical fields to the table's column names; every problem names the columns that were found."""
+def resolve_columns(
+    found: Sequence[str], overrides: Mapping[str, str] | None, source: str, positives_only: bool = False
+) -> dict[str, str]:
+    """Map canonical fields to the table's column names; every problem names the columns that were found.
+
+    Every field but the required ones can be left out with an empty override (`cdr3a=`, `mhc=`, `partition=`).
+    `positives_only`: the table is read as binders only (for --negatives), so the label is optional too."""
     overrides = dict(overrides or {})
+    required = _POSITIVES_REQUIRED if positives_only else _REQUIRED_FIELDS
     resolved: dict[str, str] = {}
     skipped: set[str] = set()
     for field, column in overrides.items():
         _check_field(field)
         if column == "":
-            if field not in NULLABLE + KEPT:
+            if field in required:
                 raise UsageError(
-                    f"{source}: --columns {field}= leaves out a required field; "
-                    f"required are {', '.join(_REQUIRED_FIELDS)}"
+                    f"{source}: --columns {field}= leaves out a required field; required are {', '.join(required)}"
                 )
             skipped.add(field)
             continue
@@ -175,13 +182,14 @@ def resolve_columns(found: Sequence[str], overrides: Mapping[str, str] | None, s
         for field in (CDR1B, CDR2B):
             if field not in overrides and resolved.get(field, "").lower() in SINGLE_CHAIN_GERMLINE:
                 del resolved[field]
-    missing = [f for f in _REQUIRED_FIELDS if f not in resolved]
+    missing = [f for f in required if f not in resolved]
     if missing:
         field = missing[0]
         tried = ", ".join(name for tier in ALIASES[field] for name in tier)
+        hint = f", {NEGATIVES_HINT}" if field == LABEL else ""
         raise UsageError(
             f"{source}: no column for {field!r} (looked for {tried}); columns found: "
-            f"{_listing(found)}; name it with --columns {field}=<column>"
+            f"{_listing(found)}; name it with --columns {field}=<column>{hint}"
         )
     return resolved
 

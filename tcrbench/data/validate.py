@@ -320,6 +320,7 @@ def normalise_frame(
     rows_read: int | None = None,
     blank_rows: int = 0,
     other_chain_rows: int = 0,
+    classes: bool = True,  # False: binders only are fine (--negatives makes the rest)
 ) -> tuple[pl.DataFrame, ValidationReport]:
     """Check a canonical-named frame and return it cleaned (labels Int8, CDR3 convention applied) with a report.
 
@@ -363,8 +364,9 @@ def normalise_frame(
     key = pair_key(frame)
     _check_conflicts(frame, key, where)
     frame, pairs, dup_rows, dropped = _duplicates(frame, key, where, duplicates)
-    positives, negatives = _check_classes(frame, where)
-    warnings = gap_warnings + _one_class_peptides(frame)
+    positives = _check_classes(frame, where)[0] if classes else int(frame[LABEL].sum())
+    negatives = frame.height - positives
+    warnings = gap_warnings + (_one_class_peptides(frame) if classes else [])
     frame = canonical_order(_integer_partition(frame.drop(ROW)))
     report = ValidationReport(
         source=source,

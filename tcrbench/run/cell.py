@@ -143,6 +143,7 @@ class CellRunner:
         return ResultRow(
             row_key=cell.row_key(item(protocol, fraction)),
             label_fraction=fraction,
+            negatives=self.cfg.negatives or "",
             config_hash=self.config_hash,
             config_id=cell.config_id,
             label=conf.label,

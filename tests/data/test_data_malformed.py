@@ -26,7 +26,8 @@ ON_DISK = [
     ("blank_header.csv", [], "{p}: the first line is blank; expected a header naming the columns"),
     ("no_label_column.csv", [], "{p}: no column for 'label' (looked for label, interaction, binder, binding, binds, "
                                 "target); columns found: 'antigen', 'TCR', 'score'; name it with --columns "
-                                "label=<column>"),
+                                "label=<column>, or, for a table of binders only, make negatives with "
+                                "--negatives swapped"),
     ("ambiguous_peptide.csv", [], "{p}: columns 'peptide', 'antigen' could each be the 'peptide' column; choose one "
                                   "with --columns peptide=<column> (columns found: 'peptide', 'antigen', 'TCR', "
                                   "'interaction')"),
