@@ -10,13 +10,11 @@ from typing import Any
 
 import polars as pl
 
+from tcrbench.data.audit import MIN_PER_CLASS, SHORTCUT_WARNING, audit_table
 from tcrbench.data.schema import LABEL, PEPTIDE, SEQUENCES, pair_key, tcr_key
 from tcrbench.data.validate import ValidationReport
 
-SHORTCUT_WARNING = (
-    "shortcut: no TCR occurs as both binder and non-binder, so a model that ignores the "
-    "peptide can separate the classes; compare against a TCR-only baseline"
-)
+__all__ = ["SHORTCUT_WARNING", "inspect_table", "render_text"]
 
 
 def _num(value: Any) -> float:
@@ -104,6 +102,7 @@ def inspect_table(frame: pl.DataFrame, report: ValidationReport | None = None) -
         "tcrs_in_both_classes": in_both,
         "per_peptide": per_peptide,
         "warnings": warnings,
+        "audit": audit_table(frame).to_dict(),
     }
     if report is not None:
         summary["loading"] = {k: v for k, v in report.to_dict().items() if k not in ("source", "warnings")}
@@ -166,7 +165,42 @@ def render_text(summary: dict[str, Any], top: int = 10) -> str:
         )
         for p in shown:
             lines.append(f"{p['peptide']:<{width}}  {p['positives']:>9,}  {p['negatives']:>9,}  {p['ratio']}")
-    if summary["warnings"]:
+    audit = summary.get("audit")
+    if audit:
+        lines += ["", *_audit_lines(audit)]
+    shown_warnings = list(dict.fromkeys([*summary["warnings"], *(audit or {}).get("warnings", [])]))
+    if shown_warnings:
         lines.append("")
-        lines += [f"warning: {w}" for w in summary["warnings"]]
+        lines += [f"warning: {w}" for w in shown_warnings]
     return "\n".join(lines)
+
+
+def _f(value: float | None, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _audit_lines(a: dict[str, Any]) -> list[str]:
+    """The shortcut and leak audit (tcrbench.data.audit) as a few lines; thresholds in docs/shortcuts.md."""
+    per = (
+        f"per peptide mean {_f(a['tcr_frequency_per_peptide_mean'])}, range {_f(a['tcr_frequency_per_peptide_min'])}"
+        f"-{_f(a['tcr_frequency_per_peptide_max'])} over {_n(a['tcr_frequency_peptides'], 'peptide')} with "
+        f">= {MIN_PER_CLASS} of each class"
+    )
+    lines = [
+        "shortcut and leak audit (no training):",
+        f"  TCR-frequency AUROC (rarer TCR = binder): pooled {_f(a['tcr_frequency_auroc'])}; {per}",
+        f"  peptide-prior AUROC (in-sample, an upper bound): {_f(a['peptide_prior_auroc'])}",
+        f"  TCRs in both classes: {_f(a['tcrs_in_both_share'], '.1%')} of {a['tcrs']:,}",
+        f"  duplicates: {a['duplicate_rows']:,} extra rows ({a['duplicate_rows_share']:.1%}), "
+        f"{a['duplicate_pairs']:,} repeated pairs ({a['duplicate_pairs_share']:.1%}), "
+        f"{a['conflicting_pairs']:,} with conflicting labels",
+        f"  peptides with < {MIN_PER_CLASS} positives: {a['peptides_few_positives']:,} of {a['peptides']:,}; "
+        f"positive share per peptide {_f(a['positive_share_min'], '.1%')}-{_f(a['positive_share_max'], '.1%')}",
+        f"  CDR3 convention: {a['cdr3_convention']} ({_f(a['anchored_share'], '.1%')} carry the C...F/W ends)",
+    ]
+    if a["split_column"]:
+        lines.append(
+            f"  given splits ({a['split_column']}): {a['shared_pairs']:,} pairs and {a['shared_tcrs']:,} TCRs "
+            "occur in more than one"
+        )
+    return lines

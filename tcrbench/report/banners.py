@@ -69,6 +69,34 @@ def _shortcuts(rows: Sequence[BoardRow], metric: str, margin: float, hib: bool, 
     return out
 
 
+#: A shortcut baseline whose mean AUROC lies this far below chance (0.5) has found label information too.
+BELOW_CHANCE_MARGIN = 0.05
+
+
+def _below_chance_banners(rows: Sequence[BoardRow], metric: str) -> list[Banner]:
+    """Shortcut baselines well below chance, per label fraction. A detector that sees part of a pair can only fall
+    far below 0.5 when what it learned in training is inverted in the test folds: the folds (e.g. the peptides'
+    positive rates anti-correlate between training and test) or the negatives (a training binder is a test
+    negative) carry the labels. Flip its scores and it predicts well, so it is as much a shortcut as one above."""
+    if "auroc" not in metric:  # chance is 0.5 for AUROC-like metrics only
+        return []
+    out = []
+    for fraction, group in _by_fraction(rows).items():
+        for s in group:
+            if s.shortcut and math.isfinite(s.mean) and s.mean < 0.5 - BELOW_CHANCE_MARGIN:
+                out.append(
+                    Banner(
+                        "shortcut_below_chance",
+                        f"Shortcut baseline {s.label}{_at(fraction)} scores {metric} {_fmt(s.mean)}, more than "
+                        f"{BELOW_CHANCE_MARGIN:g} below chance (0.5): it sees only part of each pair, so the folds or "
+                        "the negatives carry label information (what it learned in training is inverted in the test "
+                        "folds); flipped, it would predict well. See docs/shortcuts.md.",
+                        (s.key,),
+                    )
+                )
+    return out
+
+
 def _losing_banners(rows: Sequence[BoardRow], refs: Mapping[str, str], hib: bool) -> list[Banner]:
     out = []
     by_key = {r.key: r for r in rows}
@@ -210,6 +238,7 @@ def board_banners(
     return (
         _undertrained_banners(rows, metric, higher_is_better)
         + _shortcut_banners(rows, metric, margin, higher_is_better)
+        + _below_chance_banners(rows, metric)
         + _losing_banners(rows, refs, higher_is_better)
         + _other_banners(rows, failures, n_cells, redraw)
     )

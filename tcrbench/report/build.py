@@ -18,6 +18,7 @@ from tcrbench.errors import UsageError
 from tcrbench.report.banners import board_banners
 from tcrbench.report.corpus import corpus_info
 from tcrbench.report.curves import learning_curves
+from tcrbench.report.data_audit import data_audit
 from tcrbench.report.dynamics.build import build_dynamics, split_rows
 from tcrbench.report.model import (
     ALL_FAILED,
@@ -190,6 +191,7 @@ def build_board(
         n_rows=len(main_rows),
         n_failed=len(failures),
         corpus=corpus_info(main_rows),
+        data_audit=data_audit(env, main_rows),
         label_fractions=fractions,
     )
     banners = board_banners(

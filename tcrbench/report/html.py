@@ -14,6 +14,7 @@ from tcrbench import __version__
 from tcrbench.report import curves
 from tcrbench.report import format as fmt
 from tcrbench.report.corpus import corpus_text
+from tcrbench.report.data_audit import audit_lines
 from tcrbench.report.dynamics.plot import curve_plot
 from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
@@ -135,6 +136,7 @@ def _meta(board: Leaderboard) -> str:
             f"label fractions: {esc(shares)} of each training fold's labelled rows (nested subsets); each fraction "
             "is its own configuration, and pretraining saw every sequence"
         )
+    items += [f"<strong>{esc(line)}</strong>" for line in audit_lines(m.data_audit)]
     if m.corpus is not None:
         items.append(esc(corpus_text(m.corpus)))
     if m.framing:

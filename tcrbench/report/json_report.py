@@ -12,6 +12,7 @@ from typing import Any
 from tcrbench import __version__
 from tcrbench.report.corpus import corpus_to_dict
 from tcrbench.report.curves import curves_to_dict
+from tcrbench.report.data_audit import audit_to_dict
 from tcrbench.report.dynamics.model import DynamicsSection
 from tcrbench.report.merge import Ranking
 from tcrbench.report.model import BoardRow, Leaderboard
@@ -205,6 +206,7 @@ def _run(board: Leaderboard) -> dict[str, Any]:
                 "pretrain_on": m.pretrain_on,
                 "framing": m.framing,
                 "pretrain_corpus": corpus_to_dict(m.corpus),
+                "data_audit": audit_to_dict(m.data_audit),
                 "label_fractions": list(m.label_fractions),
                 "folds": list(m.folds),
                 "seeds": list(m.seeds),

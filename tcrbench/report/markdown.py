@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from tcrbench.report import curves
 from tcrbench.report import format as fmt
 from tcrbench.report.corpus import corpus_text
+from tcrbench.report.data_audit import audit_lines
 from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
@@ -67,6 +68,7 @@ def _meta_lines(board: Leaderboard) -> list[str]:
             f"- label fractions: {shares} of each training fold's labelled rows (nested subsets); each fraction is "
             "its own configuration, and pretraining saw every sequence"
         )
+    lines += [f"- **{escape(line)}**" for line in audit_lines(m.data_audit)]
     if m.corpus is not None:
         lines.append(f"- {escape(corpus_text(m.corpus))}")
     if m.framing:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tcrbench.report.corpus import CorpusInfo
     from tcrbench.report.curves import LearningCurves
+    from tcrbench.report.data_audit import DataAudit
     from tcrbench.report.dynamics.model import DynamicsSection
     from tcrbench.report.merge import Ranking
     from tcrbench.report.peptides import PeptideTable
@@ -223,6 +224,7 @@ class BoardMeta:
     pretrain_on: str | None = None
     framing: str | None = None  # the neural arms' framing: pan (peptide as input) or per_peptide (a head each)
     corpus: CorpusInfo | None = None  # the extra unlabelled corpus pretraining saw, when there was one
+    data_audit: DataAudit | None = None  # the table's audit warnings and the negatives strategy of the rows
     label_fractions: tuple[float, ...] = ()  # the label fractions on the board, smallest first
     seeds_redraw_folds: bool | None = None
     pairing: str = ""

@@ -132,6 +132,9 @@ class Runner:
             return
         env = environment(self.device, self.plugins)
         env["data"] = {"source": self.data.source, "rows": self.data.frame.height, "fingerprint": self.data.fingerprint}
+        audit = self._audit()
+        if audit is not None:
+            env["data"]["audit"] = audit  # the report repeats its warnings in the header
         if self.data.corpus_report is not None:
             env["pretrain_corpus"] = self.data.corpus_report.to_dict()
         self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
@@ -139,6 +142,17 @@ class Runner:
 
         write_selection(self.path, self.trackers, fresh=self.overwrite)  # the observers' trackers for this run
         self._attach_log(RunFolder(self.path).log_file)
+
+    def _audit(self) -> dict[str, Any] | None:
+        """The prepared table's shortcut and leak audit (tcrbench.data.audit); a failure is logged, never raised:
+        the audit informs the report, it must not cost the run."""
+        try:
+            from tcrbench.data.audit import audit_table
+
+            return audit_table(self.data.frame).to_dict()
+        except Exception:
+            log.warning("data audit failed; the report will show none", exc_info=True)
+            return None
 
     @staticmethod
     def _attach_log(log_file: Path) -> None:
