@@ -122,8 +122,28 @@ def inspect(
     duplicates: DuplicatesOpt = "keep",
     as_json: Annotated[bool, typer.Option("--json", help="Print the full summary as JSON.")] = False,
     top: Annotated[int, typer.Option("--top", min=0, help="Peptides shown in the table; 0 shows all.")] = 10,
+    table_format: Annotated[
+        Optional[str],
+        typer.Option(
+            "--format",
+            help="Database export to convert: vdjdb[:min_score=1], mcpas, airr, scirpy, or none (default: detected).",
+        ),
+    ] = None,
+    binders_only: Annotated[
+        bool, typer.Option("--binders-only", help="A table of binders only (no label column), as --negatives reads.")
+    ] = False,
 ) -> None:
     """Validate a table and summarise it: classes per peptide, lengths, duplicates, shortcut warning."""
-    loaded = load_table(path, columns=columns, cdr3=cdr3, lowercase=lowercase, max_len=max_len, duplicates=duplicates)
+    # the summary includes the shortcut and leak audit (tcrbench.data.audit) in text and under "audit" in --json
+    loaded = load_table(
+        path,
+        columns=columns,
+        cdr3=cdr3,
+        lowercase=lowercase,
+        max_len=max_len,
+        duplicates=duplicates,
+        positives_only=binders_only,
+        table_format=table_format,
+    )
     summary = inspect_table(loaded.frame, loaded.report)
     typer.echo(json.dumps(summary, indent=2) if as_json else render_text(summary, top=top))

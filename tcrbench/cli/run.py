@@ -98,6 +98,17 @@ def register(app: typer.Typer) -> None:
             "--label-fraction",
             help="Fine-tune, probe and fit baselines on these shares of each fold's labels: 0.02,0.1,1.0.",
         ),
+        table_format: Optional[str] = typer.Option(
+            None,
+            "--format",
+            help="Database export to convert: vdjdb[:min_score=1], mcpas, airr, scirpy, or none (default: detected).",
+        ),
+        negatives: Optional[str] = typer.Option(
+            None,
+            "--negatives",
+            help="Make negatives for a table of binders only: swapped[:ratio=5,seed=0] or "
+            "background:source=olga|FILE[,ratio=5,seed=0] (see docs/negatives.md).",
+        ),
         baseline: Optional[list[str]] = typer.Option(
             None, "--baseline", help="Only these simple baselines (repeatable)."
         ),
@@ -200,6 +211,8 @@ def register(app: typer.Typer) -> None:
             protocols=protocol or None,
             pretrain_data=pretrain_data or None,
             label_fractions=label_fraction,
+            negatives=negatives,
+            table_format=table_format,
             metrics=metric or None,
             duplicates=None if drop_duplicates is None else ("drop" if drop_duplicates else "keep"),
             pretrain_epochs=pretrain_epochs,

@@ -13,13 +13,13 @@ import io
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from tcrbench.data.aliases import chain_column, parse_column_spec, resolve_columns
-from tcrbench.data.schema import DEFAULT_MAX_LEN, KEPT, Cdr3Convention, DuplicatePolicy
+from tcrbench.data.schema import DEFAULT_MAX_LEN, KEPT, LABEL, Cdr3Convention, DuplicatePolicy
 from tcrbench.data.validate import ROW, ValidationReport, normalise_frame
 from tcrbench.errors import UsageError
 
@@ -36,6 +36,7 @@ class RawTable:
     kind: str  # "csv", "tsv" or "parquet"
     line_offset: int | None  # data row + line_offset = line in the file, where lines and rows correspond
     blank_rows: int
+    notes: tuple[str, ...] = ()  # what was read differently from the file's letter (a row-number column ignored)
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,26 @@ def _header(path: Path, text: str, sep: str) -> list[str]:
         raise UsageError(f"{path}: the first line is blank; expected a header naming the columns")
     seen: set[str] = set()
     for i, name in enumerate(names):
-        if not name:
+        if not name and i > 0:  # an unnamed first column may be a pandas index: _drop_index decides
             raise UsageError(f"{path}: header column {i + 1} has no name")
         if name in seen:
             raise UsageError(f"{path}: column {name!r} appears twice in the header")
         seen.add(name)
     return names
+
+
+def _drop_index(path: Path, frame: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """pandas writes its index as an unnamed first column; ignore it when it holds row numbers 0..n-1 or 1..n,
+    and keep refusing any other unnamed column (its values may matter, and we cannot tell which field it is)."""
+    first = frame.columns[0]
+    values = frame[first].str.strip_chars()
+    if values.null_count() == 0 and bool(values.str.contains(r"^\d{1,18}$").all()):
+        numbers = values.cast(pl.Int64).to_list()
+        for start in (0, 1):
+            if numbers == list(range(start, start + frame.height)):
+                note = f"{path}: the unnamed first column holds row numbers {start}..{start + frame.height - 1} "
+                return frame.drop(first), (note + "(a pandas index); it was ignored",)
+    raise UsageError(f"{path}: header column 1 has no name")
 
 
 def _ragged_row(text: str, sep: str, width: int) -> str | None:
@@ -100,7 +115,9 @@ def _separator_hint(name: str, sep: str) -> str:
     return "is it a table at all?"
 
 
-def _read_text(path: Path, data: bytes, kind: str, one_column: bool = False) -> tuple[pl.DataFrame, int | None]:
+def _read_text(
+    path: Path, data: bytes, kind: str, one_column: bool = False
+) -> tuple[pl.DataFrame, int | None, tuple[str, ...]]:
     sep = "\t" if kind == "tsv" else ","
     names = _header(path, data[:_SNIFF_BYTES].decode("utf-8", errors="replace"), sep)
     if len(names) == 1 and not one_column:
@@ -113,9 +130,12 @@ def _read_text(path: Path, data: bytes, kind: str, one_column: bool = False) -> 
         ragged = _ragged_row(data.decode("utf-8", errors="replace"), sep, len(names))
         detail = ragged or str(exc).strip().splitlines()[0]
         raise UsageError(f"{path}: not a readable {kind.upper()} table: {detail}") from None
-    frame = frame.rename(dict(zip(frame.columns, names)))
+    frame = frame.rename(dict(zip(frame.columns, [name or ROW for name in names])))
+    notes: tuple[str, ...] = ()
+    if not names[0]:
+        frame, notes = _drop_index(path, frame)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    return frame, (1 if lines == frame.height + 1 else None)
+    return frame, (1 if lines == frame.height + 1 else None), notes
 
 
 def read_raw(path: str | Path, one_column: bool = False) -> RawTable:
@@ -135,6 +155,7 @@ def read_raw(path: str | Path, one_column: bool = False) -> RawTable:
     if not data.strip():
         raise UsageError(f"{path}: file is empty")
     kind = _kind(path, data[:_SNIFF_BYTES])
+    notes: tuple[str, ...] = ()
     if kind == "parquet":
         try:
             frame = pl.read_parquet(io.BytesIO(data))
@@ -144,7 +165,7 @@ def read_raw(path: str | Path, one_column: bool = False) -> RawTable:
         line_offset = None
     else:
         _check_text(path, data[:_SNIFF_BYTES])
-        frame, line_offset = _read_text(path, data, kind, one_column)
+        frame, line_offset, notes = _read_text(path, data, kind, one_column)
     if frame.height == 0:
         raise UsageError(f"{path}: has a header but no data rows")
     frame = frame.with_row_index(ROW, offset=1)
@@ -154,7 +175,7 @@ def read_raw(path: str | Path, one_column: bool = False) -> RawTable:
         frame = frame.filter(~blank)
         if frame.height == 0:
             raise UsageError(f"{path}: has a header but no data rows")
-    return RawTable(frame, str(path), kind, line_offset, blank_rows)
+    return RawTable(frame, str(path), kind, line_offset, blank_rows, notes)
 
 
 def _chain_filter(raw: pl.DataFrame, column: str, source: str) -> tuple[pl.DataFrame, int]:
@@ -178,19 +199,26 @@ def load_table(
     max_len: int = DEFAULT_MAX_LEN,
     duplicates: DuplicatePolicy = "keep",
     extra_columns: Sequence[str] = (),
+    positives_only: bool = False,
+    table_format: str | None = None,
 ) -> LoadedTable:
     """Read, map columns, validate and normalise one table file.
 
     columns: overrides such as {"peptide": "antigen"} or the CLI's "peptide=antigen,label=interaction".
     cdr3: "keep" the sequences as written, or "strip" the conserved leading C and trailing F/W where both are
     present, so IMGT-style and NetTCR-style files line up. extra_columns: further columns to keep, by name.
-    Returns the canonical frame (label Int8, partition/split kept) with a ValidationReport.
+    positives_only: a table of binders for --negatives: no label column, or one whose every value is 1.
+    table_format: a database export to convert first (`vdjdb:min_score=1`, `none`); by default one is detected
+    from the header, but only in a table without a label column (exports hold binders only; a labelled table
+    with export-like columns is read as it is). Returns the canonical frame (label Int8, partition/split kept)
+    with a ValidationReport.
     """
     overrides = parse_column_spec(columns) if isinstance(columns, str) or columns is None else dict(columns)
     raw = read_raw(path)
-    found = [c for c in raw.frame.columns if c != ROW]
-    mapping = resolve_columns(found, overrides, raw.source)
-    frame, other_chain = raw.frame, 0
+    source_frame, notes = _convert_export(raw, table_format)
+    found = [c for c in source_frame.columns if c != ROW]
+    mapping = resolve_columns(found, overrides, raw.source, positives_only)
+    frame, other_chain = source_frame, 0
     chain = chain_column(found, mapping)
     if chain is not None:
         frame, other_chain = _chain_filter(frame, chain, raw.source)
@@ -206,6 +234,8 @@ def load_table(
         + [pl.col(src).alias(field) for field, src in mapping.items()]
         + [pl.col(name) for name in extra_columns]
     )
+    if LABEL not in mapping:  # binders only: every row is a positive
+        selected = selected.with_columns(pl.lit("1").alias(LABEL))
     clean, report = normalise_frame(
         selected,
         raw.source,
@@ -218,8 +248,32 @@ def load_table(
         rows_read=raw.frame.height + raw.blank_rows,
         blank_rows=raw.blank_rows,
         other_chain_rows=other_chain,
+        classes=not positives_only,
     )
-    return LoadedTable(clean, report)
+    if positives_only and report.negatives:
+        raise UsageError(
+            f"{raw.source}: --negatives makes negatives for a table of binders only, but column {mapping[LABEL]!r} "
+            f"labels {report.negatives} rows 0; leave out --negatives to use the table's own negatives"
+        )
+    return LoadedTable(clean, replace(report, warnings=raw.notes + tuple(notes) + report.warnings))
+
+
+def _convert_export(raw: RawTable, table_format: str | None) -> tuple[pl.DataFrame, list[str]]:
+    """The raw frame converted from a database export (tcrbench.data.formats), or as read, with the notes."""
+    from tcrbench.data.aliases import ALIASES
+    from tcrbench.data.formats import AUTO, choose_format, convert, parse_format
+
+    name, options = parse_format(table_format)
+    columns = list(raw.frame.columns)
+    if name in (None, AUTO):
+        labels = {n for tier in ALIASES[LABEL] for n in tier}
+        if any(c.lower() in labels for c in columns):
+            return raw.frame, []
+    fmt = choose_format(columns, name, raw.source)
+    if fmt is None:
+        return raw.frame, []
+    frame, notes = convert(raw.frame, fmt, raw.source, options)
+    return frame, [f"read as a {fmt} export (--format none reads the columns as they are)", *notes]
 
 
 def write_table(frame: pl.DataFrame, path: str | Path) -> None:

@@ -126,6 +126,11 @@ class RunConfig:
     pretrain_data: list[str] = field(default_factory=list)
     # fine-tune, probe and baselines on these shares of each training fold's labelled rows (nested subsets)
     label_fractions: list[float] = field(default_factory=lambda: [1.0])
+    # a table of binders only gets negatives made: "swapped:ratio=5,seed=0" or "background:source=olga|FILE,..."
+    negatives: Optional[str] = None
+    # a database export to convert when reading --data (vdjdb, mcpas, airr, scirpy, with options; none = as is);
+    # None detects one from the header of a table without labels
+    table_format: Optional[str] = None
 
     # ------------------------------------------------------------ identity
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +161,10 @@ class RunConfig:
         d.pop("pretrain_data")
         if d["label_fractions"] == [1.0]:
             d.pop("label_fractions")
+        if d["negatives"] is None:  # runs on tables with their own negatives keep their hash
+            d.pop("negatives")
+        if d["table_format"] is None:
+            d.pop("table_format")
         return d
 
     def config_hash(self, data_fingerprint: str, corpus_fingerprint: str | None = None) -> str:
@@ -240,8 +249,20 @@ def apply_settings(cfg: RunConfig, raw: dict[str, Any], where: str, base_dir: Pa
             str((base_dir / s).resolve()) if not Path(s).is_absolute() and (base_dir / s).is_file() else s
             for s in cfg.pretrain_data
         ]
+    if base_dir is not None and cfg.negatives:  # a background file next to the config file, like --data
+        cfg.negatives = _relative_source(cfg.negatives, base_dir)
     validate(cfg)
     return cfg
+
+
+def _relative_source(negatives: str, base_dir: Path) -> str:
+    """`background:source=reps.tsv` in a config file names reps.tsv beside that file when it is there."""
+    head, sep, rest = negatives.partition("source=")
+    source, comma, tail = rest.partition(",")
+    path = base_dir / source.strip()
+    if not sep or Path(source.strip()).is_absolute() or not path.is_file():
+        return negatives
+    return f"{head}{sep}{path.resolve()}{comma}{tail}"
 
 
 def validate(cfg: RunConfig) -> None:
@@ -284,6 +305,14 @@ def validate(cfg: RunConfig) -> None:
     for source in cfg.pretrain_data:  # a missing file fails here; an olga: spec is parsed when the data is prepared
         if not source.strip().startswith("olga") and not Path(source).is_file():
             raise UsageError(f"--pretrain-data {source}: no such file (give a table file or olga:n=...)")
+    if cfg.table_format is not None:
+        from tcrbench.data.formats import parse_format
+
+        parse_format(cfg.table_format)
+    if cfg.negatives is not None:  # resolved (defaults written out) so the saved config says exactly what was made
+        from tcrbench.data.negatives import parse_negatives
+
+        cfg.negatives = parse_negatives(cfg.negatives).text
     if cfg.eval_every is not None:
         from tcrbench.training.dynamics import parse_schedule
 

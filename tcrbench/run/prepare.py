@@ -4,7 +4,8 @@ every cell, so all folds use the same width and vocabulary."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,17 +39,49 @@ class PreparedData:
 
 
 def load_frame(cfg: RunConfig, registry: Any) -> tuple[pl.DataFrame, str, Any]:
-    """The validated canonical table from --data or a dataset plugin, where it came from, and the load report."""
+    """The validated canonical table from --data or a dataset plugin, where it came from, and the load report;
+    with --negatives, the table's binders followed by the negatives made for them."""
+    if cfg.negatives is None:
+        return _load(cfg, registry)
+    from tcrbench.data.negatives import add_negatives, parse_negatives
+
+    spec = parse_negatives(cfg.negatives)
+    cfg.negatives = spec.text  # the resolved strategy is what the config (and its hash) records
+    frame, source, report = _load(cfg, registry, positives_only=True)
+    frame, warnings = add_negatives(frame, spec)
+    for w in warnings:  # a short pool changes the class balance: say so even in a quiet run
+        print(f"warning: {w}", file=sys.stderr)
+    negatives = frame.height - report.rows
+    report = replace(report, rows=frame.height, negatives=negatives, warnings=(*report.warnings, *warnings))
+    return frame, source, report
+
+
+def _load(cfg: RunConfig, registry: Any, positives_only: bool = False) -> tuple[pl.DataFrame, str, Any]:
     from tcrbench.data import load_table, validate_frame
+    from tcrbench.data.validate import normalise_frame
 
     if cfg.data:
-        loaded = load_table(cfg.data, columns=cfg.columns, cdr3=cfg.cdr3, duplicates=cfg.duplicates)
+        loaded = load_table(
+            cfg.data,
+            columns=cfg.columns,
+            cdr3=cfg.cdr3,
+            duplicates=cfg.duplicates,
+            positives_only=positives_only,
+            table_format=cfg.table_format,
+        )
         return loaded.frame, str(cfg.data), loaded.report
     if cfg.columns:
         raise UsageError("--columns applies to --data files, not to --dataset plugins")
     dataset = registry.create(Kind.DATASET, cfg.dataset)
     frame = dataset.load()
     source = f"dataset {cfg.dataset}"
+    if positives_only:
+        if "label" in frame.columns and bool((frame["label"].cast(pl.Int8) == 0).any()):
+            raise UsageError(f"{source}: has negatives already; --negatives is for a table of binders only")
+        frame, report = normalise_frame(
+            frame.with_columns(pl.lit(1).alias("label")), source, duplicates=cfg.duplicates, classes=False
+        )
+        return frame, source, report
     report = validate_frame(frame, source, duplicates="keep" if cfg.duplicates == "keep" else "drop")
     if cfg.duplicates == "drop":
         from tcrbench.data.schema import pair_key
