@@ -48,11 +48,26 @@ def negatives_text(strategy: str) -> str:
     return f"negatives made by {strategy}" + (f": known shortcut: {known}" if known else "")
 
 
+def _measured(strategy: str, numbers: Any) -> str:
+    """The audit's number for the shortcut a strategy is known to create, when the run measured it."""
+    kind = strategy.split(":", 1)[0].strip()
+    if kind == "swapped" and isinstance(numbers.get("tcr_frequency_auroc"), (int, float)):
+        return f" (TCR-frequency AUROC on this table: {numbers['tcr_frequency_auroc']:.3f}; chance 0.5)"
+    if kind == "background" and isinstance(numbers.get("tcrs_in_both_share"), (int, float)):
+        return (
+            f" ({numbers['tcrs_in_both_share']:.1%} of TCRs in both classes: a peptide-blind model can tell "
+            "repertoire TCRs from binders)"
+        )
+    return ""
+
+
 def audit_lines(audit: DataAudit | None) -> list[str]:
     """The header's lines, plain text (each renderer escapes): negatives strategies first, then audit warnings."""
     if audit is None:
         return []
-    return [negatives_text(n) for n in audit.negatives] + [f"data audit: {w}" for w in audit.warnings]
+    return [negatives_text(n) + _measured(n, audit.numbers) for n in audit.negatives] + [
+        f"data audit: {w}" for w in audit.warnings
+    ]
 
 
 def audit_to_dict(audit: DataAudit | None) -> dict[str, Any] | None:

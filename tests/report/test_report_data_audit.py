@@ -89,3 +89,15 @@ def test_each_strategy_names_its_known_shortcut():
     assert negatives_text("shuffled") == "negatives made by shuffled"
     audit = data_audit({}, [{"negatives": "swapped:ratio=5"}, {"negatives": "swapped:ratio=5"}, {}])
     assert audit is not None and audit.negatives == ("swapped:ratio=5",) and audit.warnings == ()
+
+
+def test_the_negatives_line_carries_the_audits_number_for_its_known_shortcut():
+    from tcrbench.report.data_audit import DataAudit, audit_lines
+
+    swapped = DataAudit(warnings=(), negatives=("swapped:ratio=5,seed=0",), numbers={"tcr_frequency_auroc": 0.71})
+    assert audit_lines(swapped) == ["negatives made by swapped:ratio=5,seed=0: known shortcut: TCR frequency "
+                                    "(TCR-frequency AUROC on this table: 0.710; chance 0.5)"]
+    background = DataAudit(warnings=("w",), negatives=("background:source=olga,ratio=5,seed=0",),
+                           numbers={"tcrs_in_both_share": 0.0})
+    lines = audit_lines(background)
+    assert "0.0% of TCRs in both classes" in lines[0] and lines[1] == "data audit: w"
