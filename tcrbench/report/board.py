@@ -7,7 +7,6 @@ Reading a run folder needs neither torch nor Python 3.11: a machine that only re
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,14 +57,6 @@ def _published(folder: RunFolder) -> Published | None:
     return parse_published(raw, str(folder.config_file))
 
 
-def _is_json(path: Path) -> bool:
-    try:
-        json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
 def load_board(run_dir: str | Path | RunFolder, metric: str | None = None, **options: Any) -> Leaderboard:
     """The leaderboard of a run folder: its rows, environment, config hash, published results and predictions.
 
@@ -79,11 +70,9 @@ def load_board(run_dir: str | Path | RunFolder, metric: str | None = None, **opt
     if not path.is_dir():
         raise UsageError(f"{path}: no such run folder")
     store = RunStore(path)
-    try:
-        rows = store.rows()
-    except json.JSONDecodeError:
-        bad = next(p for p in sorted(store.rows_dir.glob("*.json")) if not _is_json(p))
-        raise UsageError(f"{bad}: not valid JSON (a result row written by another tool, or damaged)") from None
+    rows = store.rows()
+    if store.skipped:  # a report cannot recompute a row: name the damaged file instead of reporting without it
+        raise UsageError(f"{store.skipped[0]} (a damaged result row; re-run the command to compute it again)")
     if not rows:
         raise UsageError(f"{path}: the run folder holds no result rows yet")
     if "published" not in options:

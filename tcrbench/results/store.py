@@ -7,6 +7,7 @@ resuming is "compute what has no file".
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,10 @@ import polars as pl
 from tcrbench.errors import UsageError
 from tcrbench.results.atomic import atomic_path, write_text
 from tcrbench.results.folder import RunFolder
+from tcrbench.results.repair import load_row, row_problem, set_aside
 from tcrbench.results.schema import ResultRow
+
+log = logging.getLogger("tcrbench.results")
 
 
 class RunStore:
@@ -26,6 +30,8 @@ class RunStore:
         self.rows_dir = self.folder.rows_dir
         self.pred_dir = self.folder.predictions_dir
         self.cache_dir = self.folder.cache_dir
+        self.repairs: list[str] = []  # what `has` set aside, for the runner to log and print
+        self.skipped: list[str] = []  # the row files the last `rows()` skipped, and why (for a report's header)
 
     # ------------------------------------------------------------ set-up
     def open(self, config_toml: str, config_hash: str, environment: dict[str, Any], overwrite: bool) -> None:
@@ -56,7 +62,17 @@ class RunStore:
         return self.rows_dir / f"{row_key}.json"
 
     def has(self, row_key: str) -> bool:
-        return self.row_file(row_key).exists()
+        """Whether the row is written, whole. A row file that is not a whole row (see results.repair) is moved to
+        `<name>.json.corrupt`, kept for the user, and noted in `repairs`: the row counts as missing."""
+        path = self.row_file(row_key)
+        if not path.exists():
+            return False
+        problem = row_problem(path)
+        if problem is None:
+            return True
+        kept = set_aside(path)
+        self.repairs.append(f"{path}: {problem}; moved to {kept.name}, the row is computed again")
+        return False
 
     def write_row(self, row: ResultRow) -> None:
         write_text(self.row_file(row.row_key), json.dumps(row.to_dict(), sort_keys=True, allow_nan=True))
@@ -69,9 +85,19 @@ class RunStore:
         return json.loads(self.row_file(row_key).read_text())
 
     def rows(self) -> list[dict[str, Any]]:
+        """Every whole row of the folder; a file that is not one is logged, noted in `skipped` and left out."""
         if not self.rows_dir.is_dir():
             raise UsageError(f"{self.path}: not a tcrbench run folder (no rows/)")
-        return [json.loads(p.read_text()) for p in sorted(self.rows_dir.glob("*.json"))]
+        rows: list[dict[str, Any]] = []
+        self.skipped = []
+        for p in sorted(self.rows_dir.glob("*.json")):
+            row, problem = load_row(p)
+            if row is None:  # never fail a report on one bad file; a resumed run sets it aside and redoes it
+                self.skipped.append(f"{p}: {problem}")
+                log.warning("%s: %s; skipped (re-run the command to compute the row again)", p, problem)
+                continue
+            rows.append(row)
+        return rows
 
     def consolidate(self) -> Path:
         """All rows as one JSON-lines file, for tools that want a single table."""

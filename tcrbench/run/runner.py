@@ -7,6 +7,7 @@ What happens inside one cell is `cell.py`; pretrained encoders are kept by `pret
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from tcrbench.run.label_fraction import item
 from tcrbench.run.prepare import PreparedData, prepare
 from tcrbench.run.progress import Progress
 from tcrbench.run.spec import spec_name
+from tcrbench.training.dynamics import protocol_name
 from tcrbench.training.seeding import resolve_device
 
 __all__ = ["Cell", "Progress", "RunSummary", "Runner", "expected_cost", "make_folds", "run"]
@@ -226,13 +228,42 @@ class Runner:
         return [item(p, f) for f in sorted(self.cfg.label_fractions, reverse=True) for p in cell.conf.protocols]
 
     def todo(self, cell: Cell) -> list[str]:
-        """The cell's protocols (at each label fraction) without a row (or with a failed one, under --retry-failed)."""
+        """The cell's protocols (at each label fraction) without a whole row (or with a failed one, under
+        --retry-failed). A row file that is not a whole row is set aside by the store and counts as missing.
+
+        With --eval-every, a pretraining cell's dynamics rows count too: when one is missing and every main row is
+        there (and none failed), the cell's first item is computed again, which writes its dynamics rows again (their
+        evaluations come from the cell's cache when it still holds them).
+        """
         missing = []
         for protocol in self.items(cell):
             key = cell.row_key(protocol)
             if not self.store.has(key) or (self.retry_failed and self.store.read_row(key).get("status") == "failed"):
                 missing.append(protocol)
+        # a failed cell wrote no dynamics rows: it is retried under --retry-failed only, like its main rows
+        if (
+            not missing
+            and any(not self.store.has(key) for key in self.dynamics_keys(cell))
+            and all(self.store.read_row(cell.row_key(p)).get("status") != "failed" for p in self.items(cell))
+        ):
+            missing = self.items(cell)[:1]
         return missing
+
+    def dynamics_keys(self, cell: Cell) -> list[str]:
+        """The row keys of a cell's --eval-every rows (none unless it pretrains with dynamics on): step 0 always, and
+        every step of its snapshot index once pretraining has written it (before, only step 0 is known)."""
+        conf = cell.conf
+        if self.cell_runner.cache.schedule is None or (conf.arm == "baseline" and conf.base_obj is not None):
+            return []
+        if conf.arm != "pretrained" and not (conf.obj_obj is not None and getattr(conf.obj_obj, "pretrains", False)):
+            return []
+        name = item(protocol_name(self.cfg.dynamics_protocol), max(self.cfg.label_fractions))
+        steps = [0]
+        try:  # the index pretraining wrote; missing (or unreadable) until the cell has pretrained
+            steps += json.loads(self.cell_runner.cache.files(cell).index.read_text())["steps"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        return [cell.row_key(f"{name}-step{step}") for step in steps]
 
     def run(self, executor: Any = None) -> RunSummary:
         """Compute every missing row of the grid with `executor` (serial by default) and summarise the folder."""
@@ -255,6 +286,10 @@ class Runner:
                 tasks.append(
                     CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}")
                 )
+        for message in self.store.repairs:
+            log.warning(message)
+            if not self.quiet:
+                print(f"warning: {message}")
         progress.advance(skipped)
         tasks.sort(key=lambda t: -expected_cost(cells[t.index].conf, t.protocols))
         executor = executor or SerialExecutor()
