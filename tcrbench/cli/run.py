@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from tcrbench.errors import UsageError
+from tcrbench.results.folder import RunFolder
 from tcrbench.run.config import RunConfig, apply_settings, load_config_file
 
 _BUDGET = {
@@ -42,6 +44,24 @@ def build_config(config: Optional[Path], given: dict[str, Any]) -> RunConfig:
     if budget:
         settings["budget"] = budget
     return apply_settings(cfg, settings, "command line")
+
+
+INTERRUPTED = 130  # the shell's status for a command ended by SIGINT (128 + 2)
+
+
+def next_step_line(path: Path) -> str:
+    """The last line of a run: where its results are, and the command that reports them."""
+    return f"results: {path}  ·  next: tcrbench report {shlex.quote(str(path))}"
+
+
+def interrupted_line(path: Optional[Path]) -> str:
+    """What a Ctrl-C leaves: the finished rows in the run folder, and that the same command resumes."""
+    if path is None:
+        return "interrupted before the run folder was set up; run the same command again to start"
+    rows_dir = RunFolder(path).rows_dir
+    n = sum(1 for _ in rows_dir.glob("*.json")) if rows_dir.is_dir() else 0
+    rows = "1 row" if n == 1 else f"{n} rows"
+    return f"interrupted: {rows} finished in {path}; run the same command again to resume"
 
 
 def register(app: typer.Typer) -> None:
@@ -191,7 +211,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Pretrain, fine-tune and evaluate every configuration on every fold and seed, against the baselines."""
+        from tcrbench.run.validate_values import check_seed_count
         from tcrbench.training.checkpoint import StoppedForTime, parse_duration
+
+        if seeds is not None:  # before the list of seeds is made: --seeds 100000000 must not cost gigabytes
+            check_seed_count(seeds)
 
         given = dict(
             data=data,
@@ -244,8 +268,6 @@ def register(app: typer.Typer) -> None:
         )
         if pair and (aug or objective):
             raise UsageError("--pair replaces --aug and --objective: give pairs or the cross, not both")
-        if seeds is not None and seeds < 1:
-            raise UsageError(f"--seeds must be at least 1, got {seeds}")
         if data is not None and not Path(data).exists():
             raise UsageError(f"--data {data}: file not found")
         cfg = build_config(config, given)
@@ -273,13 +295,18 @@ def register(app: typer.Typer) -> None:
             say=typer.echo,
         )
         plugins = get_plugins()
+        runner = Runner(
+            cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet, trackers=trackers
+        )
         try:
-            summary = Runner(
-                cfg, plugins, out=out, overwrite=overwrite, retry_failed=retry_failed, quiet=quiet, trackers=trackers
-            ).run(backend)
+            summary = runner.run(backend)
         except StoppedForTime as stop:  # not an error: the run is resumable, and scripts tell it by the status
             typer.echo(f"tcrbench: {stop}", err=True)
             raise typer.Exit(code=stop.code) from None
+        except KeyboardInterrupt:  # Ctrl-C: finished rows are safe on disk, so say so instead of a traceback
+            typer.echo(interrupted_line(getattr(runner, "path", None)), err=True)
+            raise typer.Exit(code=INTERRUPTED) from None
         print_summary(summary, cfg)
+        typer.echo(next_step_line(summary.path))
         if summary.failed:
             raise typer.Exit(code=1)
