@@ -17,11 +17,12 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from tcrbench.errors import UsageError
+from tcrbench.errors import StorageFault, UsageError
 
 
 class _Group(TyperGroup):
-    """Turns a UsageError raised anywhere below into `error: <message>` on one line and exit code 2."""
+    """Turns a UsageError raised anywhere below into `error: <message>` on one line and exit code 2 (a
+    StorageFault, a run folder that cannot be written to, into exit code 4)."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -29,6 +30,9 @@ class _Group(TyperGroup):
         except UsageError as exc:
             typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
             raise typer.Exit(code=2) from None
+        except StorageFault as exc:  # disk full: finished rows are kept, the same command resumes
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            raise typer.Exit(code=StorageFault.code) from None
 
 
 _app = typer.Typer(

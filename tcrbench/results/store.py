@@ -52,6 +52,8 @@ class RunStore:
         self.path.mkdir(parents=True, exist_ok=True)
         for sub in (self.rows_dir, self.pred_dir, self.cache_dir):
             sub.mkdir(exist_ok=True)
+        for stale in self.path.rglob(".*.tmp"):  # what a killed write left behind (only the driver opens a run)
+            stale.unlink(missing_ok=True)
         write_text(self.folder.config_file, config_toml)
         write_text(self.folder.hash_file, config_hash + "\n")
         write_text(self.folder.environment_file, json.dumps(environment, indent=2, sort_keys=True))

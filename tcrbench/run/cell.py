@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from tcrbench.errors import StorageFault
 from tcrbench.plugins.protocols import Fold, Kind
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
@@ -117,7 +118,11 @@ class CellRunner:
             return self._encoder_rows(cell, protocols, redraw, progress, start)
         except StoppedForTime:  # a clean stop, not a failed cell: the run ends and resumes here
             raise
+        except StorageFault:
+            raise
         except Exception as exc:  # one broken cell must not take the grid down; the traceback goes to run.log
+            if StorageFault.wraps(exc):  # a full disk is not a result: stop the run, record nothing for this cell
+                raise StorageFault.of(exc) from exc  # type: ignore[arg-type]
             reason = str(exc) if isinstance(exc, CellFailed) else f"{type(exc).__name__}: {exc}"
             log.error("%s failed: %s", cell.row_key(protocols[0]), reason, exc_info=not isinstance(exc, CellFailed))
             return [

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from tcrbench.errors import StorageFault, UsageError
 from tcrbench.executors import CellTask, SerialExecutor
 from tcrbench.executors.job import JobSpec, plugin_fingerprint
 from tcrbench.plugins.protocols import Fold, Kind, PretrainBatch
@@ -110,8 +111,6 @@ class Runner:
             for m in (self.registry.names(Kind.METRIC) if cfg.metrics is None else cfg.metrics)
         ]
         if cfg.primary_metric not in [m.name for m in self.metrics]:
-            from tcrbench.errors import UsageError
-
             raise UsageError(f"primary metric {cfg.primary_metric!r} is not among the metrics computed")
         self.data = prepare(cfg, self.registry)
         self.config_hash = cfg.config_hash(self.data.fingerprint, self.data.corpus_fingerprint)
@@ -139,7 +138,12 @@ class Runner:
             env["data"]["audit"] = audit  # the report repeats its warnings in the header
         if self.data.corpus_report is not None:
             env["pretrain_corpus"] = self.data.corpus_report.to_dict()
-        self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
+        try:
+            self.store.open(cfg.to_toml(), self.config_hash, env, overwrite=self.overwrite)
+        except OSError as exc:  # --out naming a file, an unwritable folder, a full disk: one line, nothing half-done
+            if StorageFault.wraps(exc):
+                raise StorageFault.of(exc) from exc
+            raise UsageError(f"--out {self.path}: cannot be written ({exc.strerror or exc})") from None
         from tcrbench.trackers.selection import write_selection
 
         write_selection(self.path, self.trackers, fresh=self.overwrite)  # the observers' trackers for this run
@@ -172,7 +176,6 @@ class Runner:
         Refused when a worker could not rebuild the same run: plugins registered in this process only, plugin
         files from several folders, or a batch observer (a callback that sees batches in this process only).
         """
-        from tcrbench.errors import UsageError
         from tcrbench.plugins.loader import _env_list
 
         if self.observe_pretrain_batch is not None:
@@ -306,6 +309,10 @@ class Runner:
                 executor.run(tasks, self.job_spec(), self.accept_rows, self.lose_task)
             else:
                 executor.run(tasks, self.compute_task, self.accept_rows)
+        except OSError as exc:  # writing a row hit a full disk: stop; every row written so far is whole
+            if StorageFault.wraps(exc):
+                raise StorageFault.of(exc) from exc
+            raise
         finally:
             progress.stop()
         rows = self.store.rows()
