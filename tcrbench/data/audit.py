@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from tcrbench.data.corpus import cdr3_convention
+from tcrbench.data.corpus import anchored_share, cdr3_convention
 from tcrbench.data.schema import CDR3A, CDR3B, LABEL, PARTITION, PEPTIDE, SPLIT, pair_key, tcr_key
 
 #: A peptide needs this many positives and this many negatives for its own TCR-frequency AUROC.
@@ -41,7 +41,6 @@ SHORTCUT_WARNING = (
     "shortcut: no TCR occurs as both binder and non-binder, so a model that ignores the "
     "peptide can separate the classes; compare against a TCR-only baseline"
 )
-_ANCHORED = "^C.*[FW]$"
 
 
 @dataclass(frozen=True)
@@ -198,7 +197,7 @@ def audit_table(frame: pl.DataFrame) -> Audit:
         positive_share_min=_float(peps["r"].min()),
         positive_share_max=_float(peps["r"].max()),
         cdr3_convention=cdr3_convention(cdr3s),
-        anchored_share=float(cdr3s.str.contains(_ANCHORED).mean() or 0.0) if len(cdr3s) else None,
+        anchored_share=anchored_share(cdr3s),
         split_column=split_col,
         shared_pairs=shared_pairs,
         shared_tcrs=shared_tcrs,

@@ -167,17 +167,21 @@ def _valid(frame: pl.DataFrame) -> pl.Expr:
 _ANCHORED = "^C.*[FW]$"
 
 
+def anchored_share(cdr3s: pl.Series) -> float | None:
+    """Share of the (non-empty) CDR3s written with both junction anchors, C...F/W; None when there are none."""
+    values = cdr3s.drop_nulls().cast(pl.String)
+    values = values.filter(values.str.len_chars() > 0)
+    return float(values.str.contains(_ANCHORED).mean() or 0.0) if values.len() else None
+
+
 def cdr3_convention(cdr3s: pl.Series) -> Convention:
     """How a table writes its CDR3s: "junction" (IMGT junction, C...F/W, as AIRR `junction_aa`, VDJdb, OLGA) when
     at least 90% of them carry both anchors, else "cdr3" (the IMGT CDR3 without them, as NetTCR-2.0 writes it)."""
-    values = cdr3s.drop_nulls().cast(pl.String)
-    values = values.filter(values.str.len_chars() > 0)
-    if values.len() == 0:
-        return "junction"
-    return "junction" if float(values.str.contains(_ANCHORED).mean() or 0.0) >= 0.9 else "cdr3"
+    share = anchored_share(cdr3s)
+    return "junction" if share is None or share >= 0.9 else "cdr3"
 
 
-def _to_cdr3(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def to_cdr3(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """Junctions to IMGT CDR3s: the leading C and trailing F/W removed where both are there; how many were cut."""
     exprs, changed = [], pl.lit(False)
     for col in (CDR3B, CDR3A):
@@ -227,7 +231,7 @@ def build_corpus(
     frame = pl.concat([p.select(COLUMNS) for p in parts], how="vertical")
     report.read = frame.height
     if convention == "cdr3":
-        frame, report.stripped = _to_cdr3(frame)
+        frame, report.stripped = to_cdr3(frame)
     valid = frame.filter(_valid(frame))
     report.invalid = frame.height - valid.height
     # <cls> peptide <sep> cdr3b <sep> [cdr3a <sep>]: the same layout (and width) as the labelled pairs

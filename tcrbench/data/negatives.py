@@ -139,7 +139,7 @@ def _swapped(
 
 def _background(frame: pl.DataFrame, spec: NegativeSpec, total: int) -> tuple[pl.DataFrame, list[str]]:
     """Distinct repertoire TCRs, written in the table's CDR3 convention and checked as the table's were."""
-    from tcrbench.data.corpus import _to_cdr3, cdr3_convention, read_corpus_file
+    from tcrbench.data.corpus import cdr3_convention, read_corpus_file, to_cdr3
 
     paired = CDR3A in frame.columns and frame[CDR3A].drop_nulls().len() > 0
     if spec.source == "olga":
@@ -148,7 +148,7 @@ def _background(frame: pl.DataFrame, spec: NegativeSpec, total: int) -> tuple[pl
         raw = read_corpus_file(Path(spec.source), f"--negatives {spec.text}")
     raw = raw.select(pl.col(CDR3B).cast(pl.String), pl.col(CDR3A).cast(pl.String))
     if cdr3_convention(frame[CDR3B]) == "cdr3":
-        raw = _to_cdr3(raw)[0]
+        raw = to_cdr3(raw)[0]
     ok = pl.col(CDR3B).str.contains(_AA).fill_null(False) & (pl.col(CDR3B).str.len_chars() <= DEFAULT_MAX_LEN)
     alpha_ok = pl.col(CDR3A).str.contains(_AA) & (pl.col(CDR3A).str.len_chars() <= DEFAULT_MAX_LEN)
     ok = ok & (pl.col(CDR3A).is_null() | alpha_ok)

@@ -46,17 +46,18 @@ OPTION_HELP: dict[str, dict[str, str]] = {
 # what `forced` accepts besides a format name: detect as usual, or read the table as it is
 AUTO, NONE = "auto", "none"
 
-_MATCHES: dict[str, Callable[[Sequence[str]], bool]] = {
-    vdjdb.NAME: vdjdb.matches,
-    mcpas.NAME: mcpas.matches,
-    airr.AIRR: airr.airr_matches,
-    airr.SCIRPY: airr.scirpy_matches,
-}
 _MISSING: dict[str, Callable[[Sequence[str]], list[str]]] = {
     vdjdb.NAME: vdjdb.missing,
     mcpas.NAME: mcpas.missing,
     airr.AIRR: airr.airr_missing,
     airr.SCIRPY: airr.scirpy_missing,
+}
+# a header is of a format when it has all that format's required columns (scirpy: and is not an AIRR table)
+_MATCHES: dict[str, Callable[[Sequence[str]], bool]] = {
+    vdjdb.NAME: lambda columns: not vdjdb.missing(columns),
+    mcpas.NAME: lambda columns: not mcpas.missing(columns),
+    airr.AIRR: lambda columns: not airr.airr_missing(columns),
+    airr.SCIRPY: airr.scirpy_matches,
 }
 _CONVERT: dict[str, Converter] = {
     vdjdb.NAME: vdjdb.convert,

@@ -49,12 +49,6 @@ _OUT = {
 }
 
 
-def airr_matches(columns: Sequence[str]) -> bool:
-    """sequence_id, locus and junction_aa are required AIRR fields; together no other format has them."""
-    low = lookup(columns)
-    return all(n in low for n in _AIRR_REQUIRED)
-
-
 def airr_missing(columns: Sequence[str]) -> list[str]:
     """The columns a forced AIRR conversion needs and the file lacks."""
     low = lookup(columns)
@@ -72,7 +66,7 @@ def _scirpy_prefix(columns: Sequence[str]) -> tuple[str, str] | None:
 
 def scirpy_matches(columns: Sequence[str]) -> bool:
     """A VDJ_1 junction column names a scirpy obs table (AIRR's own columns have no chain prefix)."""
-    return _scirpy_prefix(columns) is not None and not airr_matches(columns)
+    return _scirpy_prefix(columns) is not None and bool(airr_missing(columns))
 
 
 def scirpy_missing(columns: Sequence[str]) -> list[str]:

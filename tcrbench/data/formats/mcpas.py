@@ -32,12 +32,6 @@ OPTION_HELP = {"species": "keep only this species (Human, Mouse; 'any' keeps all
 _REQUIRED = ("cdr3.beta.aa", "epitope.peptide")
 
 
-def matches(columns: Sequence[str]) -> bool:
-    """`CDR3.beta.aa` and `Epitope.peptide` occur together in McPAS-TCR only."""
-    low = lookup(columns)
-    return all(n in low for n in _REQUIRED)
-
-
 def missing(columns: Sequence[str]) -> list[str]:
     """The columns a forced McPAS-TCR conversion needs and the file lacks."""
     low = lookup(columns)

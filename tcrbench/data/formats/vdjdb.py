@@ -58,12 +58,6 @@ _COLUMNS = {
 _REQUIRED = ("complex", "gene", "cdr3", "epitope")
 
 
-def matches(columns: Sequence[str]) -> bool:
-    """complex.id is VDJdb's own; with a chain, a CDR3 and an epitope column it names the format."""
-    low = lookup(columns)
-    return all(pick(low, *_COLUMNS[k]) for k in _REQUIRED)
-
-
 def missing(columns: Sequence[str]) -> list[str]:
     """The columns a forced VDJdb conversion needs and the file lacks."""
     low = lookup(columns)
