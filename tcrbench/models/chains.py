@@ -180,12 +180,15 @@ class PeptideReceptorHead(nn.Module):
     start, so the model learns in a few epochs with the peptide as an input (the pan-peptide framing).
     """
 
-    def __init__(self, block: int, hidden: int, n_outputs: int, dropout: float) -> None:
+    def __init__(
+        self, block: int, hidden: int, n_outputs: int, dropout: float, receptor_width: int | None = None
+    ) -> None:
         super().__init__()
         self.block = block
         self.drop = nn.Dropout(dropout)
         self.peptide = nn.Linear(block, hidden)
-        self.receptor = nn.Linear(block * (len(CHAIN_REGIONS) - 1), hidden)
+        # the chain CNN's receptor is its two chain blocks; a published TCR model's vector has its own width
+        self.receptor = nn.Linear(receptor_width or block * (len(CHAIN_REGIONS) - 1), hidden)
         self.out = nn.Linear(2 * hidden, n_outputs)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tcrbench_plugins.splitters",
     "tcrbench_plugins.metrics",
     "tcrbench_plugins.baselines",
+    "tcrbench_plugins.neighbour_baselines",
+    "tcrbench_plugins.sceptr_encoder",
+    "tcrbench_plugins.hf_encoder",
     "tcrbench_plugins.reporters",
     "tcrbench_plugins.trackers",
 )

@@ -1,0 +1,56 @@
+"""The published-model wrapper: decoded rows in, `[peptide | TCR]` out, the product head on top, trainable."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tcrbench.data.decode import DecodedPairs
+from tcrbench.data.tokenizer import Tokenizer
+from tcrbench.models.published_tcr import PublishedTcrEncoder
+from tcrbench.training.finetune import Classifier
+
+
+class CountVectoriser(nn.Module):
+    """A stand-in published model: amino-acid counts of CDR3β through one linear layer."""
+
+    width = 6
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str | None] = []
+        self.proj = nn.Linear(20, self.width)
+
+    def forward(self, pairs: DecodedPairs) -> torch.Tensor:
+        self.seen.extend(pairs.cdr3b)
+        counts = torch.tensor([[float(s.count(a)) for a in "ACDEFGHIKLMNPQRSTVWY"] for s in pairs.cdr3b])
+        return self.proj(counts)
+
+
+def _batch():
+    return Tokenizer(None).encode_pairs(
+        ["GILGFVFTL", "NLVPMVATV", "GILGFVFTL"], ["CASSIRSSYEQYF", "CASSPGQGAYEQYF", "CSARDRTGNGYTF"], None
+    )
+
+
+def test_pooled_layout_and_the_sequences_the_model_sees() -> None:
+    torch.manual_seed(0)
+    tcr = CountVectoriser()
+    encoder = PublishedTcrEncoder(tcr, peptide_width=8)
+    batch = _batch()
+    pooled = encoder.pooled(batch)
+    assert pooled.shape == (3, 8 + 6) and encoder.hidden_size == 14
+    assert tcr.seen == ["CASSIRSSYEQYF", "CASSPGQGAYEQYF", "CSARDRTGNGYTF"]
+    # the peptide block depends on the peptide only: rows 0 and 2 share GILGFVFTL
+    assert torch.equal(pooled[0, :8], pooled[2, :8]) and not torch.equal(pooled[0, :8], pooled[1, :8])
+    assert torch.equal(encoder.pool(encoder(batch), batch), pooled)
+
+
+def test_fine_tuning_reaches_the_published_model_and_the_peptide_encoder() -> None:
+    torch.manual_seed(0)
+    model = Classifier(PublishedTcrEncoder(CountVectoriser(), peptide_width=8))
+    loss = model(_batch()).sum()
+    loss.backward()
+    assert model.encoder.tcr.proj.weight.grad is not None and model.encoder.tcr.proj.weight.grad.abs().sum() > 0
+    assert model.encoder.peptide.conv.weight.grad.abs().sum() > 0
+    assert model.head.receptor.in_features == 6 and model.head.peptide.in_features == 8
