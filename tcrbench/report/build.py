@@ -93,6 +93,7 @@ def _board_row(g: Group, reference: str | None, is_reference: bool, tested: Test
         pretrain_loss=float(np.mean(losses)) if losses else None,
         label_fraction=g.fraction,
         n_labelled=g.n_labelled(),
+        published=any(bool(r.get("published")) for r in g.rows),
     )
 
 

@@ -20,7 +20,7 @@ from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.figure import Plot
 from tcrbench.report.merge import Ranking
-from tcrbench.report.model import BoardRow, Leaderboard, fraction_text
+from tcrbench.report.model import BoardRow, Leaderboard, fraction_text, grouped
 from tcrbench.report.plots import board_plots
 from tcrbench.report.published import caption, published_lines, score_text
 
@@ -37,6 +37,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.reference td{background:#f5f8fc;font-weight:600}
 tr.failed td{color:#a00;background:#fff6f6}
 tr.shortcut td{color:#555}
+tr.group th{text-align:left;background:#eef1f5;font-size:.95em;padding-top:.6em}
 .badge{display:inline-block;font-size:11px;padding:0 6px;margin-left:4px;border-radius:8px;white-space:nowrap}
 .badge.labels{background:#fde0c5;color:#7a3b00;border:1px solid #e08214}
 .badge.ref{background:#dbe7f5;color:#1d3f6e}
@@ -61,6 +62,9 @@ def _table(headers: Sequence[str], rows: Iterable[tuple[str, Sequence[tuple[str,
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for tr_class, cells in rows:
+        if tr_class == "group":  # a section heading spanning the table
+            body.append(f'<tr class="group"><th colspan="{len(headers)}">{cells[0][0]}</th></tr>')
+            continue
         tds = "".join(f'<td class="num">{c}</td>' if numeric else f"<td>{c}</td>" for c, numeric in cells)
         body.append(f'<tr class="{esc(tr_class)}">{tds}</tr>')
     return (
@@ -94,15 +98,24 @@ def _row_class(row: BoardRow) -> str:
 
 
 def _board_table(board: Leaderboard) -> str:
+    """The board with a heading row per section (published models, recipes, from scratch, baselines)."""
+    rows: list[tuple[str, list[tuple[str, bool]]]] = []
+    for name, section in grouped(board.rows):
+        rows.append(("group", [(esc(name), False)]))
+        rows += _section_rows(board, section)
+    return _table(fmt.headers(board), rows, "board")
+
+
+def _section_rows(board: Leaderboard, section: list[BoardRow]) -> list[tuple[str, list[tuple[str, bool]]]]:
     rows = []
-    for r in board.rows:
+    for r in section:
         text = fmt.cells(r, board)
         cells = [(esc(t), n) for t, n in zip(text, fmt.numeric(board))]
         cells[1] = (_config_cell(r), False)
         cells[3] = ('<span class="badge labels">uses labels</span>' if r.uses_labels else "", False)
         cells[-1] = (_flags_cell(r), False)
         rows.append((_row_class(r), cells))
-    return _table(fmt.headers(board), rows, "board")
+    return rows
 
 
 def _banners(board: Leaderboard) -> str:

@@ -7,6 +7,8 @@ tcrbench.stats.json_safe, so any JSON parser reads the file. docs/reports.md doc
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tcrbench import __version__
@@ -28,6 +30,8 @@ _ROW_FIELDS = (
     "label",
     "protocol",
     "arm",
+    "group",
+    "published",
     "augmentation",
     "objective",
     "encoder",
@@ -290,3 +294,57 @@ def board_to_dict(board: Leaderboard) -> dict[str, Any]:
 def render_json(board: Leaderboard) -> str:
     """leaderboard.json's text: strict JSON (no NaN), indented, UTF-8 kept readable."""
     return json.dumps(board_to_dict(board), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+HEADLINE_SCHEMA = "tcrbench-report"
+_HEADLINE_FIELDS = (
+    "key",
+    "label",
+    "protocol",
+    "arm",
+    "label_fraction",
+    "rank",
+    "status",
+    "is_reference",
+    "reference",
+    "mean",
+    "sd",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_holm",
+    "significant",
+    "n_failed",
+)
+
+
+def headline_to_dict(
+    board: Leaderboard, files: Sequence[str | Path], errors: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """What `tcrbench report --json` prints: the files written and one line per configuration (its mean, and its
+    difference from the supervised arm with the corrected CI and p), for a script that wants the answer without
+    reading leaderboard.json."""
+    m = board.meta
+    rows = []
+    for r in board.rows:
+        row = {f: getattr(r, f) for f in _HEADLINE_FIELDS}
+        row["flags"] = list(r.flags)
+        rows.append(row)
+    out = {
+        "schema": HEADLINE_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "run_dir": None if m.run_dir is None else str(m.run_dir),
+        "files": [str(f) for f in files],
+        "reporter_errors": [{"reporter": name, "message": message} for name, message in errors],
+        "metric": board.metric,
+        "higher_is_better": m.higher_is_better,
+        "test": TEST_NAME,
+        "confidence": m.confidence,
+        "correction": "holm",
+        "banners": [{"kind": b.kind, "message": b.message} for b in board.banners],
+        "n_rows": m.n_rows,
+        "n_failed": m.n_failed,
+        "rows": rows,
+    }
+    return dict(json_safe(out))

@@ -12,7 +12,7 @@ from tcrbench.report.data_audit import audit_lines
 from tcrbench.report.dynamics.text import headers as dynamics_headers
 from tcrbench.report.dynamics.text import summary_lines, table_rows
 from tcrbench.report.merge import Ranking
-from tcrbench.report.model import Leaderboard, fraction_text
+from tcrbench.report.model import Leaderboard, fraction_text, grouped
 from tcrbench.report.published import caption, published_lines, score_text
 
 _SPECIAL = str.maketrans({"|": r"\|", "<": r"\<", ">": r"\>", "`": r"\`", "*": r"\*", "\\": "\\\\"})
@@ -186,8 +186,10 @@ def render_run(board: Leaderboard, level: int = 1, *, banners: bool = True) -> s
     if banners:
         out += _banners(board)
     out += _meta_lines(board) + [""]
-    out.append(table(fmt.headers(board), [fmt.cells(r, board) for r in board.rows], fmt.numeric(board)))
-    out.append("")
+    for name, rows in grouped(board.rows):  # one table per section, ranks across the whole board
+        out += [f"**{escape(name)}**", ""]
+        out.append(table(fmt.headers(board), [fmt.cells(r, board) for r in rows], fmt.numeric(board)))
+        out.append("")
     if fmt.optional_columns(board)[1]:
         out += [f"{escape(fmt.DETECTABLE_HEADER)}: {escape(fmt.DETECTABLE_HELP)}.", ""]
     flags = _flags(board)

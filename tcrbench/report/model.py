@@ -4,7 +4,7 @@ beyond lookups, so a third-party reporter depends on nothing but these fields (d
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,37 @@ MIXED_REDRAW = "mixed_redraw"
 _LEADING_FLAGS = (ALL_FAILED, FAILED_CELLS)
 #: Holm p below this, with an interval that excludes 0, is "shown to differ" (the detectable difference is then moot).
 SIGNIFICANCE = 0.05
+
+# The board's sections, in the order a reader weighs them: what people already use, the recipes under test, the same
+# models trained from scratch, and the floors (k-mer and nearest-neighbour baselines, shortcut detectors).
+PUBLISHED, RECIPES, SCRATCH, SIMPLE = (
+    "published pretrained models",
+    "your pretraining recipes",
+    "supervised from scratch",
+    "simple and shortcut baselines",
+)
+GROUPS: tuple[str, ...] = (PUBLISHED, RECIPES, SCRATCH, SIMPLE)
+
+
+def grouped(rows: Sequence[BoardRow]) -> list[tuple[str, list[BoardRow]]]:
+    """Rows by section, in :data:`GROUPS` order, each keeping the board's order; empty sections left out."""
+    out: dict[str, list[BoardRow]] = {g: [] for g in GROUPS}
+    for r in rows:
+        out[r.group].append(r)
+    return [(g, rs) for g, rs in out.items() if rs]
+
+
+def board_group(arm: str, *, published: bool, encoder: str | None) -> str:
+    """The section a configuration belongs to. A published model is one whose weights someone else pretrained
+    (its rows say so), whether fine-tuned, probed or used by a nearest-neighbour baseline; a baseline that trains
+    an encoder from scratch (the supervised CNN on every board) sits with the supervised arm."""
+    if published:
+        return PUBLISHED
+    if arm == "pretrained":
+        return RECIPES
+    if arm == "supervised" or (arm == "baseline" and encoder):
+        return SCRATCH
+    return SIMPLE
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,12 @@ class BoardRow:
     pretrain_loss: float | None = None
     label_fraction: float = 1.0  # share of each training fold's labelled rows the configuration was fitted on
     n_labelled: float | None = None  # those rows, mean over the cells (None when the rows do not say)
+    published: bool = False  # an encoder (or a baseline's encoder) pretrained by others: SCEPTR, a local checkpoint
+
+    @property
+    def group(self) -> str:
+        """The board section this row is shown in (see :data:`GROUPS`)."""
+        return board_group(self.arm, published=self.published, encoder=self.encoder)
 
     @property
     def status(self) -> str:

@@ -21,6 +21,7 @@ from tcrbench.report.html import render_html
 from tcrbench.report.json_report import render_json
 from tcrbench.report.markdown import render_markdown
 from tcrbench.report.merge import merge_boards
+from tcrbench.report.model import GROUPS
 from tcrbench.report.plots import board_plots, cd_diagram
 from tcrbench.stats import friedman, nemenyi
 
@@ -53,14 +54,21 @@ def _display_width(s: str) -> int:
 def test_markdown_table_lines_up_and_keeps_its_columns(board):
     text = render_markdown(board)
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| # "))
-    table = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        table.append(line)
-    assert len(table) == 2 + len(board.rows)
-    assert len({_display_width(line) for line in table}) == 1  # padded: reads as a grid in a terminal
+    starts = [i for i, line in enumerate(lines) if line.startswith("| # ")]
+    assert len(starts) == len({r.group for r in board.rows}) >= 2  # a table per board section
+    tables = []
+    for start in starts:
+        assert lines[start - 2].startswith("**") and lines[start - 2].strip("*") in GROUPS
+        table = []
+        for line in lines[start:]:
+            if not line.startswith("|"):
+                break
+            table.append(line)
+        tables.append(table)
+    assert sum(len(t) - 2 for t in tables) == len(board.rows)
+    for table in tables:
+        assert len({_display_width(line) for line in table}) == 1  # padded: reads as a grid in a terminal
+    table = [line for t in tables for line in t]
     n_cols = len(re.split(r"(?<!\\)\|", table[0])) - 2
     # 15 columns, and the detectable difference where a comparison on the board was not significant
     assert any(r.comparison is not None and not r.significant for r in board.rows)
