@@ -55,6 +55,8 @@ class ResultRow:
     pretrain_corpus: dict[str, Any] = field(default_factory=dict)
     # how the table's negatives were made when it had binders only (e.g. "swapped:ratio=5,seed=0"); "" = its own
     negatives: str = ""
+    # an encoder whose weights others pretrained (SCEPTR, a local Hugging Face checkpoint), or a baseline using one
+    published: bool = False
     sources: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION

@@ -47,6 +47,7 @@ class Configuration:
     baseline: str | None = None
     uses_labels: bool = False
     shortcut: bool = False
+    published: bool = False  # weights pretrained by others (SCEPTR, a local checkpoint): its own board section
     aug_obj: Any = field(default=None, repr=False)
     obj_obj: Any = field(default=None, repr=False)
     enc_obj: Any = field(default=None, repr=False)
@@ -92,11 +93,41 @@ def pretraining_pairs(cfg: RunConfig) -> list[tuple[str, str]]:
 SUPERVISED_CNN = "chain_cnn"
 
 
+def default_baselines(registry: Any) -> list[str]:
+    """The baselines a run gets when it names none: every registered one except those that ask to be chosen
+    (`on_by_default = False`: an embedding kNN needs a published encoder and its optional extra)."""
+    names = registry.names(Kind.BASELINE)
+    return [n for n in names if getattr(registry.get(Kind.BASELINE, n).cls, "on_by_default", True)]
+
+
+def published_configurations(cfg: RunConfig, registry: Any) -> list[Configuration]:
+    """Published pretrained encoders beside the recipe: each under the run's protocols (probe: frozen; fine-tune:
+    through its weights), with the folds, seeds and budget of every other arm, and no further pretraining."""
+    none = registry.create(Kind.OBJECTIVE, "none")
+    out = []
+    for spec in cfg.published_encoders:
+        enc = registry.create(Kind.ENCODER, spec)
+        out.append(
+            Configuration(
+                label=f"{spec} (published)",
+                arm="baseline",
+                protocols=tuple(cfg.protocols),
+                objective="none",
+                encoder=spec,
+                uses_labels=True,
+                published=True,
+                enc_obj=enc,
+                obj_obj=none,
+            )
+        )
+    return out
+
+
 def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
     """Build every plugin object up front, so a bad name or parameter fails before any work starts."""
     enc = registry.create(Kind.ENCODER, cfg.encoder)
     configs: list[Configuration] = []
-    baselines = registry.names(Kind.BASELINE) if cfg.baselines is None else cfg.baselines
+    baselines = default_baselines(registry) if cfg.baselines is None else cfg.baselines
     for spec in baselines:
         obj = registry.create(Kind.BASELINE, spec)
         configs.append(
@@ -107,9 +138,11 @@ def plan(cfg: RunConfig, registry: Any) -> list[Configuration]:
                 baseline=spec,
                 uses_labels=True,
                 shortcut=bool(getattr(obj, "shortcut", False)),
+                published=bool(getattr(obj, "published", False)),  # a kNN in a published model's embedding
                 base_obj=obj,
             )
         )
+    configs += published_configurations(cfg, registry)
     # the NetTCR-style CNN trained with labels only: the small supervised model published CNNs are, on every board
     if cfg.baselines is None and SUPERVISED_CNN in registry.names(Kind.ENCODER) and enc.name != SUPERVISED_CNN:
         cnn = registry.create(Kind.ENCODER, SUPERVISED_CNN)
