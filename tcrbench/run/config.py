@@ -112,6 +112,8 @@ class RunConfig:
     framing: Literal["pan", "per_peptide"] = "pan"
     protocols: list[str] = field(default_factory=lambda: ["finetune", "probe"])
     baselines: Optional[list[str]] = None  # None = every registered baseline; [] = none
+    # published pretrained encoders (sceptr, hf:path=DIR) probed and fine-tuned beside the recipe, same folds
+    published_encoders: list[str] = field(default_factory=list)
     metrics: Optional[list[str]] = None  # None = every registered metric
     primary_metric: str = "auroc"
     budget: Budget = field(default_factory=Budget)
@@ -166,6 +168,8 @@ class RunConfig:
             d.pop("negatives")
         if d["table_format"] is None:
             d.pop("table_format")
+        if not d["published_encoders"]:  # runs without published encoders keep their hash
+            d.pop("published_encoders")
         return d
 
     def config_hash(self, data_fingerprint: str, corpus_fingerprint: str | None = None) -> str:
