@@ -54,3 +54,31 @@ def test_fine_tuning_reaches_the_published_model_and_the_peptide_encoder() -> No
     assert model.encoder.tcr.proj.weight.grad is not None and model.encoder.tcr.proj.weight.grad.abs().sum() > 0
     assert model.encoder.peptide.conv.weight.grad.abs().sum() > 0
     assert model.head.receptor.in_features == 6 and model.head.peptide.in_features == 8
+
+
+def test_published_weights_get_their_own_learning_rate_and_others_are_unchanged() -> None:
+    from tcrbench.run.config import Budget
+    from tcrbench.training.optim import make_optimizer, parameter_groups
+
+    torch.manual_seed(0)
+    model = Classifier(PublishedTcrEncoder(CountVectoriser(), peptide_width=8, lr_scale=0.1))
+    opt = make_optimizer(parameter_groups(model, 1e-3), Budget(), 1e-3)
+    rates = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert all(rates[id(p)] == 1e-3 * 0.1 for p in model.encoder.tcr.parameters())
+    assert all(rates[id(p)] == 1e-3 for p in model.head.parameters())
+    assert len(rates) == len(list(model.parameters()))
+    plain = Classifier(PublishedTcrEncoder(CountVectoriser(), peptide_width=8))
+    assert parameter_groups(plain, 1e-3) == list(plain.parameters())  # no scale: the plain list, as before
+
+
+def test_passes_the_encoder_contract() -> None:
+    from tcrbench.plugins.checks import check_encoder
+
+    class Factory:
+        name = "count_published"
+        description = "test"
+
+        def build(self, max_len: int) -> nn.Module:
+            return PublishedTcrEncoder(CountVectoriser(), peptide_width=8)
+
+    check_encoder(Factory(), "count_published")

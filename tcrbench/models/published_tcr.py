@@ -51,9 +51,20 @@ class PeptideEncoder(nn.Module):
 class PublishedTcrEncoder(nn.Module):
     """TokenBatch -> `[peptide block | TCR vector]`, pooled; the peptide-receptor product head on top."""
 
-    def __init__(self, tcr: nn.Module, peptide_width: int = 64, head_hidden: int = 64, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        tcr: nn.Module,
+        peptide_width: int = 64,
+        head_hidden: int = 64,
+        dropout: float = 0.1,
+        lr_scale: float | None = None,
+    ) -> None:
         super().__init__()
         self.tcr = tcr
+        if lr_scale is not None:  # the published weights fine-tune at lr * lr_scale (training.optim.parameter_groups)
+            if not 0.0 < lr_scale <= 1.0:
+                raise ValueError(f"lr_scale must be in (0, 1], got {lr_scale}")
+            self.tcr.lr_scale = lr_scale
         self.tcr_width = int(tcr.width)  # type: ignore[arg-type]  # an int attribute the adapter sets
         self.peptide = PeptideEncoder(peptide_width)
         self.block = peptide_width
@@ -69,9 +80,10 @@ class PublishedTcrEncoder(nn.Module):
         return torch.cat([self.peptide(batch), receptor.to(batch.ids.device)], dim=1)
 
     def forward(self, batch: TokenBatch) -> torch.Tensor:
-        """B x 1 x hidden: a published model gives one vector per row, not per-position states (so objectives
-        that need positions, such as masked-LM, cannot continue its pretraining here)."""
-        return self.pooled(batch).unsqueeze(1)
+        """B x L x hidden with the row's vector at every position: a published model gives one vector per row,
+        not per-position states, so objectives that read positions (masked-LM) learn nothing from it."""
+        vectors = self.pooled(batch)
+        return vectors.unsqueeze(1).expand(-1, batch.ids.shape[1], -1)
 
     def pool(self, hidden: torch.Tensor, batch: TokenBatch) -> torch.Tensor:
         return hidden[:, 0]

@@ -24,7 +24,7 @@ from tcrbench.training.batches import steps_per_epoch
 from tcrbench.training.buckets import epoch_batches, ordered_chunks, trim
 from tcrbench.training.early_stopping import EarlyStopping, validation_score
 from tcrbench.training.failures import check_loss
-from tcrbench.training.optim import clip, make_optimizer, make_schedule
+from tcrbench.training.optim import clip, make_optimizer, make_schedule, parameter_groups
 from tcrbench.training.seeding import generator
 
 StepCallback = Callable[[int, int, float, float], None]
@@ -126,7 +126,7 @@ def finetune(
     n = len(tokens)
     batch = min(budget.batch_size, n)
     max_epochs, n_steps = _plan(n, batch, budget)
-    opt = make_optimizer(model.parameters(), budget, budget.lr)
+    opt = make_optimizer(parameter_groups(model, budget.lr), budget, budget.lr)
     sched = make_schedule(opt, n_steps, budget.warmup, budget.schedule)
     order_gen = generator(seed)
     stopper = EarlyStopping(patience=budget.patience)
