@@ -95,9 +95,9 @@ SUPERVISED_CNN = "chain_cnn"
 
 def default_baselines(registry: Any) -> list[str]:
     """The baselines a run gets when it names none: every registered one except those that ask to be chosen
-    (`on_by_default = False`: an embedding kNN needs a published encoder and its optional extra)."""
+    (`opt_in = True`: an embedding kNN needs a published encoder and its optional extra)."""
     names = registry.names(Kind.BASELINE)
-    return [n for n in names if getattr(registry.get(Kind.BASELINE, n).cls, "on_by_default", True)]
+    return [n for n in names if not getattr(registry.get(Kind.BASELINE, n).cls, "opt_in", False)]
 
 
 def published_configurations(cfg: RunConfig, registry: Any) -> list[Configuration]:

@@ -17,7 +17,7 @@ EXPECTED = {
     Kind.SPLITTER: ({"random", "tcr", "peptide", "given"}, Splitter),
     Kind.METRIC: ({"auroc", "auprc", "accuracy", "balanced_accuracy", "mcc", "f1", "auc01", "macro_auroc"}, Metric),
     Kind.BASELINE: ({"majority", "peptide_only", "tcr_only", "tcr_frequency", "logreg_onehot", "logreg_kmer",
-                     "kmer_per_peptide"},
+                     "kmer_per_peptide", "tcrdist_knn", "embedding_knn"},
                     Baseline),
 }
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins"
