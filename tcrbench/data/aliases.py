@@ -25,6 +25,8 @@ from tcrbench.data.schema import (
     PARTITION,
     PEPTIDE,
     SPLIT,
+    TRAV,
+    TRBV,
 )
 from tcrbench.errors import UsageError
 
@@ -35,6 +37,8 @@ from tcrbench.errors import UsageError
 # CDR1/CDR2: IMMREP22 (CDR1a, CDR2a, CDR1b, CDR2b), tcrdist3 (cdr1_a_aa, cdr2_b_aa, ...), the scirpy-style names
 # (IR_VJ_1_cdr1_aa, present where the AIRR input carried cdr1_aa);
 # an AIRR rearrangement's one-chain cdr1_aa/cdr2_aa are read as beta exactly as its junction_aa is.
+# V genes: IMMREP22 and McPAS (TRAV, TRBV), the converted exports (v_alpha, v_beta), tcrdist3 (v_a_gene), scirpy
+# (IR_VJ_1_v_call); the one-chain names (AIRR v_call, VDJdb v.segm, 10x v_gene) are read as beta like cdr1_aa.
 ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
     PEPTIDE: (("peptide", "antigen", "epitope", "antigen.epitope", "antigen_epitope", "pep"),),
     CDR3B: (
@@ -78,6 +82,37 @@ ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
         ("cdr2b", "cdr2_beta", "cdr2beta", "cdr2.beta", "cdr2_b_aa", "trb_cdr2", "ir_vdj_1_cdr2_aa", "vdj_1_cdr2_aa"),
         ("cdr2_aa",),
     ),
+    TRAV: (
+        (
+            "trav",
+            "v_alpha",
+            "v_a_gene",
+            "va",
+            "v.alpha",
+            "valpha",
+            "v_alpha_gene",
+            "tra_v",
+            "trav_gene",
+            "ir_vj_1_v_call",
+            "vj_1_v_call",
+        ),
+    ),
+    TRBV: (
+        (
+            "trbv",
+            "v_beta",
+            "v_b_gene",
+            "vb",
+            "v.beta",
+            "vbeta",
+            "v_beta_gene",
+            "trb_v",
+            "trbv_gene",
+            "ir_vdj_1_v_call",
+            "vdj_1_v_call",
+        ),
+        ("v_call", "v.segm", "v_gene"),
+    ),
     MHC: (("mhc", "hla", "mhc_allele", "allele", "mhc a", "mhc.a"),),
     LABEL: (("label", "interaction", "binder", "binding", "binds", "target"),),
     PARTITION: (("partition", "fold", "cv_fold"),),
@@ -88,9 +123,9 @@ ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
 # chain column, only beta rows are kept (the readers count the others as dropped).
 SINGLE_CHAIN_COLUMNS = frozenset({"cdr3", "junction_aa"})
 CHAIN_COLUMNS = ("gene", "locus", "chain")
-# The one-chain-per-row CDR1/CDR2 names: they say nothing of the chain, so they are read (as beta) only from a
-# table whose beta CDR3 came from a one-chain-per-row column as well; in any other table they are left unread.
-SINGLE_CHAIN_GERMLINE = frozenset({"cdr1_aa", "cdr2_aa"})
+# The one-chain-per-row CDR1/CDR2 and V-gene names: they say nothing of the chain, so they are read (as beta) only
+# from a table whose beta CDR3 came from a one-chain-per-row column as well; in any other table they are left unread.
+SINGLE_CHAIN_GERMLINE = frozenset({"cdr1_aa", "cdr2_aa", "v_call", "v.segm", "v_gene"})
 
 FIELDS: tuple[str, ...] = CANONICAL + KEPT
 _REQUIRED_FIELDS = (PEPTIDE, CDR3B, LABEL)
@@ -179,7 +214,7 @@ def resolve_columns(
                 del lowered[hits[0]]
                 break
     if not _one_chain_per_row(resolved):
-        for field in (CDR1B, CDR2B):
+        for field in (CDR1B, CDR2B, TRBV):
             if field not in overrides and resolved.get(field, "").lower() in SINGLE_CHAIN_GERMLINE:
                 del resolved[field]
     missing = [f for f in required if f not in resolved]

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcrbench.data.vocab import AMINO_ACIDS, FIRST_AA, REGION_CDR3A, REGION_CDR3B, REGION_PEPTIDE, VOCAB_SIZE, TokenBatch
+from tcrbench.data.vocab import (
+    AMINO_ACIDS,
+    FIRST_AA,
+    REGION_CDR3A,
+    REGION_CDR3B,
+    REGION_PEPTIDE,
+    VOCAB_SIZE,
+    TokenBatch,
+)
 
 # id -> ASCII letter; masked or unknown residues read as X, specials and padding as nothing
 _LETTERS = np.zeros(VOCAB_SIZE, dtype=np.uint8)

@@ -30,6 +30,7 @@ from tcrbench.data.schema import (
     LABEL_DTYPE,
     MHC,
     PEPTIDE,
+    V_GENES,
     tcr_key,
 )
 from tcrbench.errors import UsageError
@@ -96,7 +97,7 @@ def add_negatives(frame: pl.DataFrame, spec: NegativeSpec) -> tuple[pl.DataFrame
     peptides = sorted(need)
     rng = np.random.default_rng(spec.seed)
     if spec.kind == "swapped":
-        carried = [c for c in (*tcrs, *GERMLINE_CDRS, *KEPT) if c in frame.columns]
+        carried = [c for c in (*tcrs, *GERMLINE_CDRS, *V_GENES, *KEPT) if c in frame.columns]
         pool = frame.unique(subset=tcrs, keep="first", maintain_order=True).select(carried)
         picks, short = _swapped(pool, tcrs, peptides, binders, need, rng)
         warnings: list[str] = []

@@ -16,10 +16,15 @@ PARTITION, SPLIT = "partition", "split"
 # them read them (the per-peptide k-mer baseline); the tokenizer and the neural models never do.
 CDR1A, CDR2A, CDR1B, CDR2B = "cdr1a", "cdr2a", "cdr1b", "cdr2b"
 GERMLINE_CDRS: tuple[str, ...] = (CDR1A, CDR2A, CDR1B, CDR2B)
+# The V genes, as the table writes them (IMGT symbols such as TRAV24*01, or older spellings): text, never
+# tokenized or checked letter by letter. `tcrbench.data.vgenes` normalises them and resolves them to CDR1/CDR2
+# for the models that ask (SCEPTR), so a table's content never depends on an optional package.
+TRAV, TRBV = "trav", "trbv"
+V_GENES: tuple[str, ...] = (TRAV, TRBV)
 
 REQUIRED: tuple[str, ...] = (PEPTIDE, CDR3B, LABEL)
-OPTIONAL: tuple[str, ...] = (CDR3A, *GERMLINE_CDRS, MHC)
-CANONICAL: tuple[str, ...] = (PEPTIDE, CDR3B, CDR3A, *GERMLINE_CDRS, MHC, LABEL)
+OPTIONAL: tuple[str, ...] = (CDR3A, *GERMLINE_CDRS, *V_GENES, MHC)
+CANONICAL: tuple[str, ...] = (PEPTIDE, CDR3B, CDR3A, *GERMLINE_CDRS, *V_GENES, MHC, LABEL)
 # Ready-made folds and train/test splits travel with the rows: a benchmark must be able to honour them.
 KEPT: tuple[str, ...] = (PARTITION, SPLIT)
 # Columns whose values are amino-acid sequences that the tokenizer reads.
@@ -28,7 +33,7 @@ SEQUENCES: tuple[str, ...] = (PEPTIDE, CDR3B, CDR3A)
 RESIDUES: tuple[str, ...] = (*SEQUENCES, *GERMLINE_CDRS)
 # Columns that may hold nulls in a valid table: a single-chain row simply has no alpha chain, and a table may
 # know the V gene's CDR1/CDR2 for some rows only.
-NULLABLE: tuple[str, ...] = (CDR3A, *GERMLINE_CDRS, MHC)
+NULLABLE: tuple[str, ...] = (CDR3A, *GERMLINE_CDRS, *V_GENES, MHC)
 # IMGT-gapped exports write the gaps of CDR1/CDR2 as '.' (or '-'); they are removed on reading, since the
 # ungapped loop is the sequence. Only these columns: a gap in a CDR3 or a peptide is an error.
 GAP_CHARACTERS = ".-"
@@ -45,9 +50,10 @@ DuplicatePolicy = Literal["keep", "drop", "error"]
 def pair_key(frame: pl.DataFrame) -> list[str]:
     """Columns that identify one (peptide, TCR) observation: the tokenized sequence columns present, plus the MHC.
 
-    CDR1/CDR2 are deliberately not part of it (nor of `tcr_key`): keys, duplicate counts and folds stay what they
-    were before those columns were read. Two rows with the same CDR3s but different V genes count as one TCR, the
-    stricter choice for TCR-disjoint folds (IMMREP22: 7,415 TCRs by CDR3α+β, 7,456 with CDR1/CDR2 as well).
+    CDR1/CDR2 and the V genes are deliberately not part of it (nor of `tcr_key`): keys, duplicate counts and folds
+    stay what they were before those columns were read. Two rows with the same CDR3s but different V genes count
+    as one TCR, the stricter choice for TCR-disjoint folds (IMMREP22: 7,415 TCRs by CDR3α+β, 7,456 with CDR1/CDR2
+    as well).
     """
     return [c for c in (PEPTIDE, CDR3B, CDR3A, MHC) if c in frame.columns]
 

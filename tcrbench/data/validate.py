@@ -28,6 +28,7 @@ from tcrbench.data.schema import (
     PARTITION,
     PEPTIDE,
     RESIDUES,
+    V_GENES,
     Cdr3Convention,
     DuplicatePolicy,
     canonical_order,
@@ -103,7 +104,7 @@ def _first(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int, object,
 def _check_dtypes(frame: pl.DataFrame, where: _Where) -> pl.DataFrame:
     """Sequences must be text; labels may be text, integers or booleans, and are compared as text."""
     casts = []
-    for col in (c for c in (*RESIDUES, MHC) if c in frame.columns):
+    for col in (c for c in (*RESIDUES, *V_GENES, MHC) if c in frame.columns):
         dtype = frame.schema[col]
         if dtype == pl.Null or dtype == pl.Categorical or isinstance(dtype, pl.Enum):
             casts.append(pl.col(col).cast(pl.String))
@@ -121,7 +122,7 @@ def _check_dtypes(frame: pl.DataFrame, where: _Where) -> pl.DataFrame:
 
 def _clean_text(frame: pl.DataFrame) -> pl.DataFrame:
     """Trim whitespace, and read the usual spellings of 'no value' as null."""
-    text = [c for c in (*RESIDUES, MHC, LABEL, *KEPT) if c in frame.columns and frame.schema[c] == pl.String]
+    text = [c for c in (*RESIDUES, *V_GENES, MHC, LABEL, *KEPT) if c in frame.columns and frame.schema[c] == pl.String]
     exprs = []
     for col in text:
         trimmed = pl.col(col).str.strip_chars()

@@ -51,6 +51,9 @@ class PeptideEncoder(nn.Module):
 class PublishedTcrEncoder(nn.Module):
     """TokenBatch -> `[peptide block | TCR vector]`, pooled; the peptide-receptor product head on top."""
 
+    head_dropout: float
+    head_hidden: int
+
     def __init__(
         self,
         tcr: nn.Module,
@@ -64,7 +67,7 @@ class PublishedTcrEncoder(nn.Module):
         if lr_scale is not None:  # the published weights fine-tune at lr * lr_scale (training.optim.parameter_groups)
             if not 0.0 < lr_scale <= 1.0:
                 raise ValueError(f"lr_scale must be in (0, 1], got {lr_scale}")
-            self.tcr.lr_scale = lr_scale
+            self.tcr.lr_scale = lr_scale  # type: ignore[assignment]  # a float attribute on the module
         self.tcr_width = int(tcr.width)  # type: ignore[arg-type]  # an int attribute the adapter sets
         self.peptide = PeptideEncoder(peptide_width)
         self.block = peptide_width

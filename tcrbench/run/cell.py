@@ -59,11 +59,38 @@ class Cell:
         return f"{self.conf.slug}-{self.config_id[:8]}-s{self.seed}-f{self.fold_index}-{name}"
 
 
-def initial_encoder(cell: Cell, max_len: int) -> torch.nn.Module:
-    """A fresh encoder whose weights depend on (seed, fold) only: the same for every arm of that cell."""
+# Objectives that read per-position states: a published model gives one vector per TCR, so they cannot run on it.
+POSITIONAL_OBJECTIVES = frozenset({"mlm"})
+
+
+def _check_published(conf: Configuration) -> None:
+    """A published pretrained model (`published = True` on its factory) with an objective that needs per-position
+    states fails with the reason, not a shape error deep inside the objective."""
+    obj = conf.obj_obj
+    if not getattr(conf.enc_obj, "published", False) or obj is None or not getattr(obj, "pretrains", False):
+        return
+    parts = getattr(obj, "parts", None) or [obj]
+    for part in parts:
+        if getattr(part, "needs_positions", getattr(part, "name", "") in POSITIONAL_OBJECTIVES):
+            raise CellFailed(
+                f"encoder {conf.encoder} is a published pretrained model: it gives one vector per TCR, not the "
+                f"per-position states objective {part.name!r} needs; run it with --objective none"
+            )
+
+
+def initial_encoder(cell: Cell, max_len: int, frame: pl.DataFrame | None = None) -> torch.nn.Module:
+    """A fresh encoder whose weights depend on (seed, fold) only: the same for every arm of that cell.
+
+    `frame`: the prepared table, passed to a factory that asks for it (`bind_table`, e.g. SCEPTR's germline
+    CDRs) before it builds."""
+    factory = cell.conf.enc_obj
+    _check_published(cell.conf)
+    bind = getattr(factory, "bind_table", None)
+    if frame is not None and callable(bind):
+        bind(frame)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cell.seed, "init", cell.fold_index))
-        module: torch.nn.Module = cell.conf.enc_obj.build(max_len)
+        module: torch.nn.Module = factory.build(max_len)
         return module
 
 
@@ -104,8 +131,8 @@ class CellRunner:
         )
 
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
-        """The cell's fresh encoder at this run's sequence width."""
-        return initial_encoder(cell, self.data.max_len)
+        """The cell's fresh encoder at this run's sequence width (a factory that reads the table gets it first)."""
+        return initial_encoder(cell, self.data.max_len, self.data.frame)
 
     # ------------------------------------------------------------ a cell's rows
     def run_cell(self, cell: Cell, protocols: list[str], redraw: bool, progress: Progress) -> list[ResultRow]:
@@ -158,9 +185,10 @@ class CellRunner:
             objective=conf.objective,
             encoder=conf.encoder,
             baseline=conf.baseline,
-            params=conf.params,
+            params=self._params(conf),
             uses_labels=conf.uses_labels,
             shortcut=conf.shortcut,
+            published=conf.published,
             pretrain_on=self.cfg.pretrain_on,
             fold=cell.fold_index,
             fold_name=cell.fold.name,
@@ -172,6 +200,17 @@ class CellRunner:
             versions=self.versions,
             **kw,
         )
+
+    @staticmethod
+    def _params(conf: Configuration) -> dict[str, Any]:
+        """The configuration's parameters; an encoder that decides something from the table (SCEPTR's variant and
+        germline counts) adds it as `resolved` in its own entry. Not part of the config id, which is fixed up front."""
+        params = conf.params
+        resolved = getattr(conf.enc_obj, "resolved", None)
+        extra = resolved() if callable(resolved) else None
+        if extra and isinstance(params.get("encoder"), dict):
+            params["encoder"] = {**params["encoder"], "resolved": extra}
+        return params
 
     def evaluate(
         self,

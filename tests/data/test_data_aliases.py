@@ -12,12 +12,12 @@ from tcrbench.errors import UsageError
     (["CDR3a", "CDR3b", "peptide", "partition", "binder"],
      {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "label": "binder", "partition": "partition"}),
     (["peptide", "split", "binder", "TRAV", "CDR3a", "CDR3b", "CDR3a_imgt", "CDR3b_imgt"],
-     {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "label": "binder", "split": "split"}),
-    # IMMREP22's full header: the germline CDRs are found, the IMGT copies of the CDR3s and the genes are not
+     {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "label": "binder", "split": "split", "trav": "TRAV"}),
+    # IMMREP22's full header: the germline CDRs and V genes are found, the IMGT copies of the CDR3s and J genes not
     (["peptide", "split", "binder", "TRAV", "TRAJ", "CDR3a", "TRBV", "TRBJ", "CDR3b", "CDR1a", "CDR2a", "CDR3a_imgt",
       "CDR1b", "CDR2b", "CDR3b_imgt"],
      {"peptide": "peptide", "cdr3b": "CDR3b", "cdr3a": "CDR3a", "cdr1a": "CDR1a", "cdr2a": "CDR2a",
-      "cdr1b": "CDR1b", "cdr2b": "CDR2b", "label": "binder", "split": "split"}),
+      "cdr1b": "CDR1b", "cdr2b": "CDR2b", "label": "binder", "split": "split", "trav": "TRAV", "trbv": "TRBV"}),
     # tcrdist3
     (["epitope", "cdr3_a_aa", "cdr1_a_aa", "cdr2_a_aa", "pmhc_a_aa", "cdr3_b_aa", "cdr1_b_aa", "cdr2_b_aa", "label"],
      {"peptide": "epitope", "cdr3b": "cdr3_b_aa", "cdr3a": "cdr3_a_aa", "cdr1a": "cdr1_a_aa", "cdr2a": "cdr2_a_aa",
@@ -128,7 +128,8 @@ def test_immrep_file_loads_with_its_germline_cdrs(tmp_path):
                     + "ATDALMTGF,train,1,TRAV24*01,CAFTSNTGKLIF,CASRGDTFYEQYF,SSNFYA,MTLNGDE,SGHRS,YFSETQ\n"
                     + "ATDALMTGF,test,0,TRAV8-4*01,CAVSAGDYKLSF,CATSDSVAGNQPQHF,,YTSAATLV,KGHDR,SFDVKD\n")
     loaded = load_table(path)
-    assert loaded.frame.columns == ["peptide", "cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b", "label", "split"]
+    assert loaded.frame.columns == ["peptide", "cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b", "trav", "label",
+                                    "split"]
     assert loaded.frame["cdr1a"].to_list() == ["SSNFYA", None]  # an empty CDR1 is a missing one
     assert loaded.frame["cdr2b"].to_list() == ["YFSETQ", "SFDVKD"]
 

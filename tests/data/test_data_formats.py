@@ -82,7 +82,7 @@ def test_vdjdb_pairs_through_complex_id():
         "CASSPQRNTEAFF": 5,
         "CASSYSTGDEQYF": 9,
     }
-    assert rows["CASSIRSSYEQYF"]["v_beta"] == "TRBV19*01" and rows["CASSIRSSYEQYF"]["v_alpha"] == "TRAV12-2*01"
+    assert rows["CASSIRSSYEQYF"]["trbv"] == "TRBV19*01" and rows["CASSIRSSYEQYF"]["trav"] == "TRAV12-2*01"
     assert rows["CASSIRSSYEQYF"]["mhc"] == "HLA-A*02:01"
     assert rows["CASSYSTGDEQYF"]["mhc"] == "HLA-DRA*01:01/HLA-DRB1*04:01"  # class II: both chains
     assert "label" not in frame.columns
@@ -129,7 +129,7 @@ def test_mcpas_filters_and_counts():
         (2, "NLVPMVATV", "CASSLAPGATNEKLFF", None),  # 'NA' alpha reads as missing
         (6, "GILGFVFTL", "CASSIRSSYEQYF", "CAVSDLEPNSSASKIIF"),
     ]
-    assert frame["v_beta"].to_list() == ["TRBV19", "TRBV7-9", "TRBV19"]
+    assert frame["trbv"].to_list() == ["TRBV19", "TRBV7-9", "TRBV19"]
     assert notes == [
         "McPAS-TCR: 6 rows read; 1 row of species other than Human dropped; 1 row without a peptide "
         "(Epitope.peptide) dropped; 1 row without a β CDR3 (CDR3.beta.aa) dropped",
@@ -173,7 +173,7 @@ def test_airr_without_abundance_keeps_first_and_without_cell_id_keeps_beta():
 
 def test_scirpy_keeps_alpha_beta_cells():
     frame, notes = load("scirpy_obs.csv")
-    assert frame.select(ROW, "peptide", "cdr3b", "cdr3a", "v_beta", "v_alpha").rows() == [
+    assert frame.select(ROW, "peptide", "cdr3b", "cdr3a", "trbv", "trav").rows() == [
         (1, "GILGFVFTL", "CASSIRSSYEQYF", "CAVRDSNYQLIW", "TRBV19*01", "TRAV12-2*01"),
         (2, "NLVPMVATV", "CASSLAPGATNEKLFF", None, "TRBV7-9*01", None),
         (5, "GILGFVFTL", "CASSYSTGDEQYF", "CAVNGGSQGNLIF", "TRBV5-1*01", "TRAV21*01"),

@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.realdata,
 @pytest.mark.parametrize("path, rows, positives, peptides, columns", [
     (COURSE, 130_471, 32_523, 400, ["peptide", "cdr3b", "label"]),
     (NETTCR, 16_464, 2_744, 17, ["peptide", "cdr3b", "cdr3a", "label", "partition"]),
-    (IMMREP, 15_112, 2_520, 17, ["peptide", "cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b", "label", "split"]),
+    (IMMREP, 15_112, 2_520, 17, ["peptide", "cdr3b", "cdr3a", "cdr1a", "cdr2a", "cdr1b", "cdr2b", "trav", "trbv",
+                                 "label", "split"]),
 ])
 def test_loads_with_documented_counts(path, rows, positives, peptides, columns):
     loaded = load_table(path)

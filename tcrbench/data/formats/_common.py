@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tcrbench.data.schema import TRAV, TRBV
 from tcrbench.data.validate import MISSING_TOKENS, ROW
 from tcrbench.errors import UsageError
 
-# Column names of the converted frame beyond the canonical ones; chosen so that no alias in aliases.py matches
-# them (no `gene`, `locus`, `chain`, `antigen`, `target`), so resolve_columns maps only what it should.
-V_BETA, J_BETA, V_ALPHA, J_ALPHA = "v_beta", "j_beta", "v_alpha", "j_alpha"
+# Column names of the converted frame beyond the canonical ones. V genes take the canonical names (trbv, trav:
+# SCEPTR and tcrdist read them); the J genes' names match no alias in aliases.py (no `gene`, `locus`, `chain`,
+# `antigen`, `target`), so resolve_columns maps only what it should.
+V_BETA, J_BETA, V_ALPHA, J_ALPHA = TRBV, "j_beta", TRAV, "j_alpha"
 ALPHA, BETA = "A", "B"
 KEY, CHAIN, _RANK = "__key", "__chain", "__abundance"
 # Where AIRR and scirpy tables carry an epitope, these are the names looked for (as aliases.py's peptide names).

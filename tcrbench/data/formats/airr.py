@@ -15,6 +15,8 @@ from tcrbench.data.formats._common import (
     CHAIN,
     EPITOPE_NAMES,
     KEY,
+    V_ALPHA,
+    V_BETA,
     chain_of,
     check_options,
     lookup,
@@ -42,7 +44,7 @@ _SCIRPY_PREFIXES = ("vj_1_", "ir_vj_1_")
 _PER_CHAIN = {"cdr3": "junction_aa", "v": "v_call", "j": "j_call", "cdr1": "cdr1_aa", "cdr2": "cdr2_aa"}
 _OUT = {
     "cdr3": (CDR3B, CDR3A),
-    "v": ("v_beta", "v_alpha"),
+    "v": (V_BETA, V_ALPHA),
     "j": ("j_beta", "j_alpha"),
     "cdr1": (CDR1B, CDR1A),
     "cdr2": (CDR2B, CDR2A),
@@ -139,7 +141,7 @@ def convert_airr(
     if pick(low, *_MHC) is None:
         out = out.drop(MHC)
     if cell is None:
-        out = out.drop("cell_id", CDR3A, "v_alpha", "j_alpha", CDR1A, CDR2A)
+        out = out.drop("cell_id", CDR3A, V_ALPHA, "j_alpha", CDR1A, CDR2A)
         notes.append(f"AIRR: no cell_id, so no pairing: {plural(out.height, 'β row')} kept, α rows dropped")
     else:
         notes.append(
@@ -196,7 +198,7 @@ def convert_scirpy(
     frame = frame.filter(pl.col(CDR3B).is_not_null())
     not_tcr = frame.filter(pl.col("__locus_b").is_not_null() & (pl.col("__locus_b") != "TRB")).height
     frame = frame.filter(pl.col("__locus_b").is_null() | (pl.col("__locus_b") == "TRB"))
-    alpha_cols = [c for c in (CDR3A, "v_alpha", "j_alpha", CDR1A, CDR2A) if c in frame.columns]
+    alpha_cols = [c for c in (CDR3A, V_ALPHA, "j_alpha", CDR1A, CDR2A) if c in frame.columns]
     not_alpha = pl.col("__locus_a").is_not_null() & (pl.col("__locus_a") != "TRA")
     cleared = frame.filter(not_alpha & pl.col(CDR3A).is_not_null()).height
     frame = frame.with_columns(pl.when(not_alpha).then(None).otherwise(pl.col(c)).alias(c) for c in alpha_cols)
