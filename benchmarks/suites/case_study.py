@@ -45,6 +45,7 @@ from case_study_data import (  # noqa: E402
     stats,
     table,
 )
+from case_study_published import published_section  # noqa: E402
 from case_study_scarce import scarce_section  # noqa: E402
 from case_study_sections import GOAL_MIN, answer_partitions, sections, targets  # noqa: E402
 
@@ -259,6 +260,7 @@ def render(results_dir: Path) -> str:
         closing(suites),
     ]
     return "\n\n".join([*head, what_was_run(suites), targets(suites), *sections(suites),
+                        published_section(suites["immrep22"], suites["nettcr"]),
                         scarce_section(Path(results_dir))]) + "\n"
 
 

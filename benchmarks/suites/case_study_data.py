@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the package's fallback
+    import tomli as tomllib
 
 Row = dict[str, Any]
 ORDER = ("course-3fold", "course", "immrep22", "nettcr", "nettcr-random")
@@ -103,9 +107,10 @@ def is_neural(r: Row) -> bool:
 
 
 def is_supervised_neural(r: Row) -> bool:
-    """A neural model trained with labels only and fine-tuned: the arm every pretraining gain is measured from."""
+    """A neural model trained with labels only and fine-tuned: the arm every pretraining gain is measured from.
+    A published model (SCEPTR) fine-tuned is not one: its weights were pretrained by others."""
     return (r.get("arm") == "supervised" and r.get("protocol") == "finetune") or (
-        r.get("arm") == "baseline" and bool(r.get("encoder")))
+        r.get("arm") == "baseline" and bool(r.get("encoder")) and not r.get("published"))
 
 
 def is_simple(r: Row) -> bool:

@@ -41,7 +41,10 @@ def data_override(suite: str, data_dir: Path | None) -> list[str]:
     """`--data` pointing into another folder that holds a file of the same name as the suite's."""
     if data_dir is None:
         return []
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the package's fallback
+        import tomli as tomllib
 
     name = Path(tomllib.loads((SUITES_DIR / f"{suite}.toml").read_text())["data"]).name
     return ["--data", str(data_dir / name)]

@@ -8,18 +8,13 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from tcrbench.data.inspect import inspect_table, render_text
-from tcrbench.data.readers import load_table, write_table
-from tcrbench.data.schema import DEFAULT_MAX_LEN
-from tcrbench.data.synthetic import (
-    DEFAULT_DIFFICULTY,
-    DEFAULT_NEGATIVE_RATIO,
-    DEFAULT_PEPTIDES,
-    DEFAULT_POSITIVES,
-    synthesize,
-)
-from tcrbench.data.synthetic_corpus import DEFAULT_CORPUS, control_corpus
 from tcrbench.errors import UsageError
+
+# The library's defaults, spelt out so that `--help` needs neither polars nor the data layer (a test holds them equal
+# to tcrbench.data.schema.DEFAULT_MAX_LEN, tcrbench.data.synthetic's DEFAULT_* and synthetic_corpus.DEFAULT_CORPUS).
+DEFAULT_MAX_LEN = 30
+DEFAULT_PEPTIDES, DEFAULT_POSITIVES, DEFAULT_NEGATIVE_RATIO, DEFAULT_DIFFICULTY = 16, 24, 3, 0.5
+DEFAULT_CORPUS = 20_000
 
 app = typer.Typer(
     help="Make the synthetic default dataset, or check and summarise a table of TCR-peptide pairs.",
@@ -91,6 +86,10 @@ def synth(
     corpus_size: Annotated[int, typer.Option("--corpus-size", min=1, help="Rows of the corpus.")] = DEFAULT_CORPUS,
 ) -> None:
     """Write the synthetic default dataset (deterministic from --seed), and optionally a control corpus."""
+    from tcrbench.data.readers import write_table
+    from tcrbench.data.synthetic import synthesize
+    from tcrbench.data.synthetic_corpus import control_corpus
+
     frame = synthesize(
         n_peptides=n_peptides,
         n_positives_per_peptide=positives,
@@ -135,6 +134,9 @@ def inspect(
 ) -> None:
     """Validate a table and summarise it: classes per peptide, lengths, duplicates, shortcut warning."""
     # the summary includes the shortcut and leak audit (tcrbench.data.audit) in text and under "audit" in --json
+    from tcrbench.data.inspect import inspect_table, render_text
+    from tcrbench.data.readers import load_table
+
     loaded = load_table(
         path,
         columns=columns,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 
 # Before torch loads: with OpenMP's default spin-waiting, every parallel region on a busy 2-core machine waits a
 # scheduler time slice for its peer thread (measured: one fine-tuning epoch 42 s instead of 2.5 s).
@@ -20,9 +21,33 @@ from typer.core import TyperGroup
 from tcrbench.errors import StorageFault, UsageError
 
 
+def _as_parsed(param: Any, coerce: Any, ctx: Any, value: Any) -> Any:
+    """A group option that was not given (None) needs no coercion, and typer's imports pydantic (about 60 ms) on
+    the way to every subcommand, `tcrbench run --help` included; a given value is coerced as usual."""
+    if value is None and not param.required:
+        return param.callback(ctx, param, value) if param.callback is not None else value
+    return coerce(ctx, value)
+
+
+def _uncoerced(param: Any) -> Any:
+    if not isinstance(param.process_value, partial):  # once: the help option is the same object on every call
+        setattr(param, "process_value", partial(_as_parsed, param, param.process_value))  # noqa: B010 (this instance)
+    return param
+
+
 class _Group(TyperGroup):
     """Turns a UsageError raised anywhere below into `error: <message>` on one line and exit code 2 (a
-    StorageFault, a run folder that cannot be written to, into exit code 4)."""
+    StorageFault, a run folder that cannot be written to, into exit code 4); the root and every sub-app's group
+    options that were not given skip typer's coercion (see _as_parsed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            _uncoerced(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        return option if option is None else _uncoerced(option)
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -90,7 +115,7 @@ def _mount() -> None:
     from tcrbench.cli import plugins_cmd
 
     app = _app
-    app.add_typer(plugins_cmd.app, name="plugins")
+    app.add_typer(plugins_cmd.app, name="plugins", cls=_Group)
     for module, name in (
         ("tcrbench.cli.data", "data"),
         ("tcrbench.cli.stats", "stats"),
@@ -106,7 +131,7 @@ def _mount() -> None:
         if name is None:
             mod.register(app)
         else:
-            app.add_typer(mod.app, name=name)
+            app.add_typer(mod.app, name=name, cls=_Group)
 
 
 def __getattr__(name: str) -> Any:
@@ -142,6 +167,30 @@ def _plugins_dir_from_argv(argv: list[str]) -> str | None:
     return os.environ.get("TCRBENCH_PLUGINS_DIR") or None
 
 
+def _commands_from_plugins(plugins_dir: str | None) -> bool:
+    """Whether loading the plugins could add commands. The built-in plugins add none (a test holds them to it), so
+    only installed plugins and single files in --plugins-dir that name `register_commands` count; plugins already
+    loaded in this process (tests, the Python API) are used as they are. Loading them imports torch: skipping it
+    keeps every `--help` and the commands that need no plugin fast."""
+    loader = sys.modules.get("tcrbench.plugins.loader")
+    if loader is not None and getattr(loader, "_current", None) is not None:
+        return True
+    if plugins_dir is not None:
+        from pathlib import Path
+
+        path = Path(plugins_dir)
+        if not path.is_dir():
+            raise UsageError(f"--plugins-dir {path}: not a directory")
+        for file in path.glob("*.py"):
+            if not file.name.startswith("_") and "register_commands" in file.read_text(
+                encoding="utf-8", errors="replace"
+            ):
+                return True
+    from importlib.metadata import entry_points
+
+    return bool(entry_points(group="tcrbench"))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: plugin commands are added before parsing, so they show in --help."""
     args = sys.argv[1:] if argv is None else argv
@@ -150,11 +199,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(0)
     _mount()
     app = _app
-    from tcrbench.plugins.loader import get_plugins
-
     try:
-        plugins = get_plugins(_plugins_dir_from_argv(args))
-        plugins.hook.register_commands(app=app)
+        plugins_dir = _plugins_dir_from_argv(args)
+        if _commands_from_plugins(plugins_dir):
+            from tcrbench.plugins.loader import get_plugins
+
+            get_plugins(plugins_dir).hook.register_commands(app=app)
     except UsageError as exc:
         typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         raise SystemExit(2) from None

@@ -5,14 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from tcrbench.errors import UsageError
-from tcrbench.plugins.protocols import Kind
+
+#: The kinds of plugin object (tcrbench.plugins.protocols.Kind's values, which import torch; a test holds them equal).
+KindName = Literal["augmentation", "objective", "encoder", "dataset", "splitter", "metric", "baseline", "reporter"]
 
 app = typer.Typer(help="List plugins and show their parameters.", invoke_without_command=True)
 
@@ -45,37 +46,41 @@ def entry_dict(entry: Any) -> dict[str, Any]:
 def list_plugins(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    kind: Optional[str] = typer.Option(None, "--kind", help="Only this kind (augmentation, objective, ...)."),
+    kind: Optional[KindName] = typer.Option(None, "--kind", help="Only this kind of plugin object (default: all)."),
 ) -> None:
     """List every registered plugin object: kind, name, description, source."""
     if ctx.invoked_subcommand is not None:
         return
+    from tcrbench.plugins.protocols import Kind  # torch: only when the plugins are listed
+    from tcrbench.report.console import Row, fit_table, hidden_note, terminal_console
+
     registry = _registry()
-    kinds = list(Kind)
-    if kind is not None:
-        try:
-            kinds = [Kind(kind)]
-        except ValueError:
-            raise UsageError(f"--kind {kind!r}: must be one of {', '.join(k.value for k in Kind)}") from None
+    kinds = list(Kind) if kind is None else [Kind(kind)]
     entries = [e for e in registry if e.kind in kinds]
     if as_json:
         typer.echo(json.dumps([entry_dict(e) for e in entries], indent=2, default=str))
         return
-    table = Table(title="tcrbench plugins")
-    for col in ("kind", "name", "description", "parameters", "source"):
-        table.add_column(col)
+    cols = ["kind", "name", "description", "parameters", "source"]
+    rows: list[Row] = []
     for e in entries:
         params = ", ".join(f"{p.name}={_default(p.default)!r}" for p in e.params)
-        table.add_row(e.kind.value, e.name, e.description, params, str(e.source))
-    Console(width=200).print(table)
+        cells = [e.kind.value, e.name, e.description, params, str(e.source)]
+        rows.append((dict(zip(cols, map(escape, cells))), None))
+    console = terminal_console()
+    table, hidden = fit_table(console, cols, rows, drop_order=("source",), title="tcrbench plugins")
+    console.print(table)
+    if hidden:
+        console.print(hidden_note(hidden, "`tcrbench plugins show NAME` or --json has it"))
 
 
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="Plugin object name, e.g. mask1 or ntxent."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Show one plugin's description, source and parameters with types and defaults."""
+    from tcrbench.report.console import Row, fit_table, terminal_console
+
     registry = _registry()
     matches = registry.find(name)
     if not matches:
@@ -88,16 +93,18 @@ def show(
     if as_json:
         typer.echo(json.dumps([entry_dict(e) for e in matches], indent=2, default=str))
         return
-    console = Console(width=200)
+    console = terminal_console()
     for e in matches:
-        console.print(f"[bold]{e.name}[/bold] ({e.kind.value}) - {e.description}")
-        console.print(f"source: {e.source}")
+        console.print(f"[bold]{escape(e.name)}[/bold] ({e.kind.value}) - {escape(e.description)}")
+        console.print(f"source: {escape(str(e.source))}", soft_wrap=True)
         if getattr(e.cls, "uses_labels", False):
             console.print("uses labels: yes (not self-supervised)")
         if not e.params:
             console.print("parameters: none")
             continue
-        table = Table("parameter", "type", "default", "help")
-        for p in e.params:
-            table.add_row(p.name, p.type_name, repr(_default(p.default)), p.help)
-        console.print(table)
+        cols = ["parameter", "type", "default", "help"]
+        rows: list[Row] = [
+            (dict(zip(cols, map(escape, [p.name, p.type_name, repr(_default(p.default)), p.help]))), None)
+            for p in e.params
+        ]
+        console.print(fit_table(console, cols, rows)[0])

@@ -73,13 +73,17 @@ def _kind(param: Any) -> str:
     else:
         annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
         literal = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
+        items = typing.get_args(annotation) if typing.get_origin(annotation) in (list, tuple) else ()
         if literal:
             text = " \\| ".join(str(v) for v in literal)
+        elif items:  # list[Path]: its items' type (isinstance(list[Path], type) is True on 3.10, False on 3.11)
+            text = getattr(items[0], "__name__", "") if isinstance(items[0], type) else ""
         else:
             text = getattr(annotation, "__name__", "") if isinstance(annotation, type) else ""
         if not text and getattr(param, "multiple", False):
             text = "str"
-    return text + (" (repeatable)" if getattr(param, "multiple", False) else "")
+    repeatable = getattr(param, "multiple", False) or getattr(param, "nargs", 1) == -1
+    return text + (" (repeatable)" if repeatable else "")
 
 
 def _section(cmd: Any, path: list[str], out: list[str]) -> None:

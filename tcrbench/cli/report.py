@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 
 from tcrbench.errors import UsageError
 
@@ -26,20 +26,34 @@ def _check_options(confidence: float, margin: float, min_positives: int, resolut
         raise UsageError(f"--resolution {resolution}: must be positive")
 
 
-def _finish(board: Leaderboard, out: Path, console: Console, quiet: bool) -> None:
-    """Hand the board to every reporter, print it, and exit 1 when a reporter failed (the others still wrote)."""
-    from tcrbench.report.console import render_console
+def _finish(board: Leaderboard, out: Path, quiet: bool, as_json: bool = False, run_dir: Optional[Path] = None) -> None:
+    """Hand the board to every reporter, print it (or, with --json, only its headline as one JSON object), and exit
+    1 when a reporter failed (the others still wrote)."""
+    from tcrbench.report.console import render_console, terminal_console
     from tcrbench.report.writers import write_reports
 
     written = write_reports(board, out)
-    if not quiet:
-        render_console(board, console)
-    for path in written.paths:
-        console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     for name, message in written.errors:
         typer.echo(f"warning: reporter {name} failed: {message}", err=True)
+    if as_json:
+        from tcrbench.report.json_report import headline_to_dict
+
+        data = headline_to_dict(board, written.paths, written.errors, run_dir)
+        typer.echo(json.dumps(data, indent=2, allow_nan=False))
+    else:
+        console = terminal_console()
+        if not quiet:
+            render_console(board, console)
+        for path in written.paths:
+            console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     if written.errors:
         raise typer.Exit(code=1)
+
+
+JSON_HELP = (
+    "Print one JSON object instead of the table: the files written and the headline row of every configuration "
+    "(mean, the difference from the supervised arm with its CI, p, Holm p, significant); nothing else on stdout."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +77,7 @@ def register(app: typer.Typer) -> None:
             5, "--min-positives", help="Per-peptide table: positives a test fold needs for a peptide to count."
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only list the files written."),
+        as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     ) -> None:
         """Write leaderboard.md, leaderboard.html and leaderboard.json into the run folder and print the table."""
         from tcrbench.report.board import load_board
@@ -76,7 +91,7 @@ def register(app: typer.Typer) -> None:
             shortcut_margin=shortcut_margin,
             min_positives=min_positives,
         )
-        _finish(board, out if out is not None else run_dir, Console(width=200), quiet)
+        _finish(board, out if out is not None else run_dir, quiet, as_json, run_dir)
 
     @app.command("leaderboard")
     def leaderboard_command(
@@ -125,4 +140,4 @@ def register(app: typer.Typer) -> None:
             )
             for f in folders
         ]
-        _finish(merge_boards(boards, alpha=alpha), out, Console(width=200), quiet)
+        _finish(merge_boards(boards, alpha=alpha), out, quiet)

@@ -6,30 +6,37 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from tcrbench.cli.stats_format import num as _num
 from tcrbench.cli.stats_format import pval as _p
 from tcrbench.cli.stats_input import choose_baseline, load_scores, read_scores_table
 from tcrbench.cli.stats_plan import SCORES_HELP, pairing_option, plan_cmd
 from tcrbench.errors import UsageError
-from tcrbench.stats import Comparison, compare, flags, json_safe
+
+if TYPE_CHECKING:
+    from tcrbench.stats import Comparison
 
 app = typer.Typer(help="Paired statistics: is a method really better than the baseline?", no_args_is_help=True)
 
 OUT_SUFFIXES = (".json", ".csv")
-FLAG_HELP = {
-    flags.FEW_FOLDS: "so few pairs that no rank test could reach p < 0.05",
-    flags.ZERO_VARIANCE: "differences do not vary: t is infinite, p is the exact sign-flip p",
-    flags.IDENTICAL: "every difference is zero",
-    flags.NAN_DROPPED: "pairs with a NaN score were dropped (--drop-nan)",
-}
-__all__ = ["app", "print_comparison", "read_scores_table", "write_csv", "write_json"]
+__all__ = ["app", "flag_help", "print_comparison", "read_scores_table", "write_csv", "write_json"]
+
+
+def flag_help() -> dict[str, str]:
+    """What each flag of a comparison row means (tcrbench.stats imports scipy, so only when a table is printed)."""
+    from tcrbench.stats import flags
+
+    return {
+        flags.FEW_FOLDS: "so few pairs that no rank test could reach p < 0.05",
+        flags.ZERO_VARIANCE: "differences do not vary: t is infinite, p is the exact sign-flip p",
+        flags.IDENTICAL: "every difference is zero",
+        flags.NAN_DROPPED: "pairs with a NaN score were dropped (--drop-nan)",
+    }
 
 
 @app.callback()
@@ -39,6 +46,9 @@ def _group() -> None:
 
 def print_comparison(result: Comparison, console: Console) -> None:
     """Headline table (corrected test) and a contrast table (naive tests, Bayesian posterior)."""
+    from tcrbench.report.console import Row, fit_table, hidden_note
+    from tcrbench.stats import flags
+
     ratio_note = "assumed 1/(k-1)" if result.ratio_assumed else "given"
     n_compared = len(result.rows) - 1
     console.print(
@@ -48,41 +58,43 @@ def print_comparison(result: Comparison, console: Console) -> None:
         f"Holm across {n_compared} method(s)."
     )
     pct = int(round(result.confidence * 100))
-    main = Table(show_lines=False)
-    for col in ("method", "mean ± sd", f"diff [{pct}% CI]", "t", "df", "p", "Holm p", "d_z", "W/T/L", "n", "flags"):
-        main.add_column(col, overflow="fold")
+    cols = ["method", "mean ± sd", f"diff [{pct}% CI]", "t", "df", "p", "Holm p", "d_z", "W/T/L", "n", "flags"]
+    rows: list[Row] = []
     for r in result.rows:
         mean_sd = f"{_num(r.mean)} ± {_num(r.sd)}"
         n = f"{r.n_folds}×{r.n_seeds}"
         if r.is_baseline:
-            main.add_row(escape(f"{r.method} (baseline)"), mean_sd, "", "", "", "", "", "", "", n, "")
-            continue
-        main.add_row(
-            escape(r.method),
-            mean_sd,
-            f"{_num(r.diff)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
-            _num(r.t),
-            str(r.df),
-            _p(r.p),
-            _p(r.p_holm),
-            _num(r.d_z, 2),
-            f"{r.wins}/{r.ties}/{r.losses}",
-            n if not r.n_dropped else f"{n} (-{r.n_dropped} NaN)",
-            ", ".join(r.flags),
-        )
+            cells = [f"{r.method} (baseline)", mean_sd, "", "", "", "", "", "", "", n, ""]
+        else:
+            cells = [
+                r.method,
+                mean_sd,
+                f"{_num(r.diff)} [{_num(r.ci_low)}, {_num(r.ci_high)}]",
+                _num(r.t),
+                str(r.df),
+                _p(r.p),
+                _p(r.p_holm),
+                _num(r.d_z, 2),
+                f"{r.wins}/{r.ties}/{r.losses}",
+                n if not r.n_dropped else f"{n} (-{r.n_dropped} NaN)",
+                ", ".join(r.flags),
+            ]
+        rows.append((dict(zip(cols, map(escape, cells))), None))
+    numbers = [c for c in cols if c not in ("method", "flags")]
+    main, hidden = fit_table(console, cols, rows, numeric=numbers, drop_order=("df", "t", "d_z", "n", "W/T/L", "p"))
     console.print(main)
+    if hidden:
+        console.print(hidden_note(hidden, "--out FILE.json or FILE.csv has every number"))
 
-    contrast = Table(title="For contrast (paired t and Wilcoxon ignore the overlap of CV training sets)")
     equivalent = f"P(|diff| ≤ {result.rope:g})"
-    cols = ("method", "paired t p", "Wilcoxon p", "sign-flip p", "P(better)", equivalent, "P(worse)", "5x2cv t p / F p")
-    for col in cols:
-        contrast.add_column(col, overflow="fold")
+    cols = ["method", "paired t p", "Wilcoxon p", "sign-flip p", "P(better)", equivalent, "P(worse)", "5x2cv t p / F p"]
+    rows = []
     for r in result.rows:
         if r.is_baseline or r.paired_t is None or r.wilcoxon is None or r.bayesian is None:
             continue
         five = f"{_p(r.five_by_two.t_p)} / {_p(r.five_by_two.f_p)}" if r.five_by_two else "-"
-        contrast.add_row(
-            escape(r.method),
+        cells = [
+            r.method,
             _p(r.paired_t.p),
             _p(r.wilcoxon.p),
             _p(r.sign_flip.p) if r.sign_flip else "-",
@@ -90,8 +102,19 @@ def print_comparison(result: Comparison, console: Console) -> None:
             _num(r.bayesian.p_equivalent),
             _num(r.bayesian.p_worse),
             five,
-        )
+        ]
+        rows.append((dict(zip(cols, map(escape, cells))), None))
+    contrast, hidden = fit_table(
+        console,
+        cols,
+        rows,
+        numeric=cols[1:],
+        drop_order=("5x2cv t p / F p", "sign-flip p", "P(worse)", equivalent),
+        title="For contrast (paired t and Wilcoxon ignore the overlap of CV training sets)",
+    )
     console.print(contrast)
+    if hidden:
+        console.print(hidden_note(hidden, "--out FILE.json or FILE.csv has every number"))
     power_pct = 80
     for r in result.rows:
         if not r.is_baseline and r.detectable is not None and r.p is not None and r.p >= 1.0 - result.confidence:
@@ -100,8 +123,9 @@ def print_comparison(result: Comparison, console: Console) -> None:
                 f"{_num(r.detectable)} with {power_pct}% power (tcrbench stats plan: what would detect less)"
             )
     shown = sorted({f for r in result.rows for f in r.flags})
+    meanings = flag_help()
     for f in shown:
-        console.print(f"  {f}: {FLAG_HELP.get(f, '')}")
+        console.print(f"  {f}: {meanings.get(f, '')}")
     few = [r for r in result.rows if flags.FEW_FOLDS in r.flags]
     if few:
         corrected = few[0].corrected
@@ -119,6 +143,8 @@ def write_csv(result: Comparison, path: Path) -> None:
 
 
 def write_json(result: Comparison, path: Path) -> None:
+    from tcrbench.stats import json_safe
+
     path.write_text(json.dumps(json_safe(result.to_dict()), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
@@ -157,6 +183,8 @@ def compare_cmd(
     out: Optional[list[Path]] = typer.Option(None, "--out", help="Also write FILE.json and/or FILE.csv (repeatable)."),
 ) -> None:
     """Compare every method in SCORES with --baseline: corrected t-test, Holm, d_z, wins/ties/losses."""
+    from tcrbench.stats import compare
+
     outputs = list(out or [])
     for path in outputs:
         if path.suffix.lower() not in OUT_SUFFIXES:
@@ -183,9 +211,9 @@ def compare_cmd(
         source=table.source,
         lines=table.lines,
     )
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
+    from tcrbench.report.console import terminal_console
+
+    console = terminal_console()
     if table.metric:
         console.print(f"metric: {table.metric}")
     print_comparison(result, console)

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from tcrbench.cli.stats_format import num
 from tcrbench.cli.stats_input import choose_baseline, load_scores
 from tcrbench.errors import UsageError
-from tcrbench.stats import json_safe, plan_comparisons
-from tcrbench.stats.planning import MethodPlan
+
+if TYPE_CHECKING:
+    from tcrbench.stats.planning import MethodPlan
 
 SCORES_HELP = (
     "A run folder, or a CSV (or .tsv) with columns method, fold, score and optionally seed and split_seed "
@@ -54,17 +54,19 @@ def print_plans(
     plans: list[MethodPlan], effect: float, target: float, alpha: float, max_seeds: int, console: Console
 ) -> None:
     """One row per method: power now, detectable difference, and per number of folds the seeds needed."""
+    from tcrbench.report.console import Row, fit_table, hidden_note
+
     ks = sorted({p.folds for m in plans if m.plan for p in m.plan.plans})
-    table = Table(title=f"Detecting a true difference of {effect:g} with {target:.0%} power (alpha {alpha:g})")
-    for col in ("method", "sd(d)", "n_test/n_train", "design now", "power now", "detectable now"):
-        table.add_column(col, overflow="fold")
-    for k in ks:
-        table.add_column(f"{k} folds × seeds", overflow="fold")
+    cols = ["method", "sd(d)", "n_test/n_train", "design now", "power now", "detectable now"]
+    cols += [f"{k} folds × seeds" for k in ks]
+    rows: list[Row] = []
     notes: list[str] = []
     for m in plans:
         design = f"{m.folds}×{m.seeds} ({m.n_pairs} pairs)"
         if m.plan is None:
-            table.add_row(escape(m.method), "0", "-", design, "-", "-", *(["-"] * len(ks)))
+            rows.append(
+                (dict(zip(cols, map(escape, [m.method, "0", "-", design, "-", "-", *(["-"] * len(ks))]))), None)
+            )
             notes.append(escape(f"{m.method}: {m.note}"))
             continue
         cells = []
@@ -76,16 +78,27 @@ def print_plans(
                 cells.append(f"not reachable with {k} folds (max power {fp.power_limit:.2f})")
             else:
                 cells.append(f"more than {k}×{max_seeds}")
-        table.add_row(
-            escape(m.method),
+        values = [
+            m.method,
             num(m.plan.current_sd, 4),
             f"{m.plan.test_train_ratio:.4g}",
             design,
             f"{m.plan.power:.2f}",
             num(m.plan.detectable, 4),
             *cells,
-        )
+        ]
+        rows.append((dict(zip(cols, map(escape, values))), None))
+    table, hidden = fit_table(
+        console,
+        cols,
+        rows,
+        numeric=cols[1:3] + cols[4:6],
+        drop_order=("n_test/n_train", "sd(d)", "design now"),
+        title=f"Detecting a true difference of {effect:g} with {target:.0%} power (alpha {alpha:g})",
+    )
     console.print(table)
+    if hidden:
+        console.print(hidden_note(hidden, "--out FILE.json has every number"))
     console.print(
         "  Seeds redraw the folds in every planned design; at k folds the standard error never drops below "
         "sqrt(1/(k-1))·sd(d), so more seeds stop helping. sd(d) at other k is scaled by (k/k_now)^sd_scaling."
@@ -124,6 +137,8 @@ def plan_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the plans to FILE.json."),
 ) -> None:
     """Power of the current design to detect --effect, and the folds × seeds needed for --power."""
+    from tcrbench.stats import json_safe, plan_comparisons  # scipy: only when a plan is made
+
     if not effect or effect != effect:
         raise UsageError(f"--effect {effect}: give the non-zero true difference to detect, e.g. 0.02")
     if not 0.0 < alpha < 1.0:
@@ -151,9 +166,9 @@ def plan_cmd(
         source=table.source,
         lines=table.lines,
     )
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
+    from tcrbench.report.console import terminal_console
+
+    console = terminal_console()
     metric_note = f"metric {table.metric}; " if table.metric else ""
     console.print(f"{metric_note}baseline [bold]{result.baseline}[/bold]; {result.pairing}.")
     print_plans(plans, abs(effect), power, alpha, max_seeds, console)

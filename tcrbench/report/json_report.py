@@ -320,12 +320,16 @@ _HEADLINE_FIELDS = (
 
 
 def headline_to_dict(
-    board: Leaderboard, files: Sequence[str | Path], errors: Sequence[tuple[str, str]] = ()
+    board: Leaderboard,
+    files: Sequence[str | Path],
+    errors: Sequence[tuple[str, str]] = (),
+    run_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """What `tcrbench report --json` prints: the files written and one line per configuration (its mean, and its
-    difference from the supervised arm with the corrected CI and p), for a script that wants the answer without
-    reading leaderboard.json."""
+    """What `tcrbench report --json` prints: the run folder as given, the files written and one line per
+    configuration (its mean, and its difference from the supervised arm with the corrected CI and p), for a script
+    that wants the answer without reading leaderboard.json."""
     m = board.meta
+    run_dir = m.run_dir if run_dir is None else run_dir
     rows = []
     for r in board.rows:
         row = {f: getattr(r, f) for f in _HEADLINE_FIELDS}
@@ -334,7 +338,7 @@ def headline_to_dict(
     out = {
         "schema": HEADLINE_SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "run_dir": None if m.run_dir is None else str(m.run_dir),
+        "run_dir": None if run_dir is None else str(run_dir),
         "files": [str(f) for f in files],
         "reporter_errors": [{"reporter": name, "message": message} for name, message in errors],
         "metric": board.metric,

@@ -52,7 +52,7 @@ def _run_folder(tmp_path: Path, redraw: bool = True, seeds: int = 2, folds: int 
 def test_plan_on_a_csv_prints_power_and_designs_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     result = CliRunner().invoke(app, ["plan", str(_csv(tmp_path)), "--effect", "0.02", "-b", "base",
-                                      "--out", str(out)])
+                                      "--out", str(out)], env={"COLUMNS": "160"})  # no folded headers
     assert result.exit_code == 0, result.output
     assert "power now" in result.output and "5 folds × seeds" in result.output and "new" in result.output
     data = json.loads(out.read_text())
@@ -71,7 +71,7 @@ def test_plan_on_a_csv_prints_power_and_designs_and_writes_json(tmp_path: Path) 
 
 def test_plan_says_when_seeds_cannot_reach_the_power(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["plan", str(_csv(tmp_path)), "--effect", "0.001", "-b", "base",
-                                      "--folds", "3"])
+                                      "--folds", "3"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "not reachable with 3 folds" in result.output and "not reachable with 5 folds" in result.output
 

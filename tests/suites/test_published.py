@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,10 @@ def reported(tmp_path_factory) -> Path:
 
 
 def load_published():
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the package's fallback
+        import tomli as tomllib
 
     from tcrbench.run.config import parse_published
 
