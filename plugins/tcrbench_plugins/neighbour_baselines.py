@@ -149,11 +149,11 @@ class EmbeddingKnn:
     @property
     def published(self) -> bool:
         """True in a published model's embedding (SCEPTR, a local checkpoint): the board shows it in that section."""
-        from tcrbench.plugins.loader import get_plugins
+        from tcrbench.plugins.loader import loaded_plugins
         from tcrbench.plugins.protocols import Kind
 
         name = encoder_spec(self.encoder).split(":", 1)[0]
-        registry = get_plugins().registry
+        registry = loaded_plugins().registry
         return name in registry.names(Kind.ENCODER) and bool(
             getattr(registry.get(Kind.ENCODER, name).cls, "published", False)
         )
@@ -161,10 +161,10 @@ class EmbeddingKnn:
     def factory(self) -> Any:
         """The encoder factory, built once; one without embed_tcrs is a UsageError naming those that have it."""
         if self._factory is None:
-            from tcrbench.plugins.loader import get_plugins
+            from tcrbench.plugins.loader import loaded_plugins
             from tcrbench.plugins.protocols import Kind
 
-            registry = get_plugins().registry
+            registry = loaded_plugins().registry
             built = registry.create(Kind.ENCODER, encoder_spec(self.encoder))
             if not callable(getattr(built, "embed_tcrs", None)):
                 able = [

@@ -27,7 +27,6 @@ class JobSpec:
     plugins_dir: str | None
     disabled: tuple[str, ...]
     plugin_sources: tuple[tuple[str, str], ...]  # plugin_fingerprint() of the driver's plugins
-    threads: int | None = None  # torch threads per cell when the configuration sets none
 
     def as_kwargs(self) -> dict[str, Any]:
         """The spec as keyword arguments, shallow (the configuration object itself, not a copy)."""

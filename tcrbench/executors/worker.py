@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "compute",
     "pin_gpu",
     "plugin_fingerprint",
+    "prepare",
     "runner_for",
     "undo_malloc_trim",
 ]
@@ -70,26 +71,27 @@ class WorkerJob(JobSpec):
         """The callable job for a spec (a spec that already is one is returned as it is)."""
         return spec if isinstance(spec, cls) else cls(**spec.as_kwargs())
 
-    def with_threads(self, threads: int) -> WorkerJob:
-        """The same job with the executor's per-worker share of cores."""
-        return replace(self, threads=threads)
-
     def cell_threads(self) -> int:
-        """The configuration's --threads wins; otherwise the executor's share of this machine's cores."""
-        return self.cfg.threads or self.threads or 1
+        """The configuration's thread count (--threads, else 1): the executor's cores never change a number."""
+        return self.cfg.cell_threads()
 
     def __call__(self, task: CellTask) -> list[dict[str, Any]]:
         """The task's rows, computed in this process (the run is rebuilt on the first call)."""
         return compute(self, task)
 
 
-def as_job(compute: Any, threads: int | None) -> Any:
-    """What an executor submits: a driver's JobSpec becomes a WorkerJob (with the executor's thread share);
-    any other callable (the executor tests' cheap cells) is submitted as it is."""
-    if not isinstance(compute, JobSpec):
-        return compute
-    job = WorkerJob.from_spec(compute)
-    return job.with_threads(threads) if threads else job
+def as_job(compute: Any) -> Any:
+    """What an executor submits: a driver's JobSpec becomes a WorkerJob; any other callable (the executor tests'
+    cheap cells) is submitted as it is."""
+    return WorkerJob.from_spec(compute) if isinstance(compute, JobSpec) else compute
+
+
+def prepare(job: Any) -> int:
+    """Rebuild the run in this worker before its first cell (once per process), so that a cell's time limit
+    counts the cell, not the worker's start; returns this process's id. Other callables need nothing."""
+    if isinstance(job, WorkerJob):
+        runner_for(job)
+    return os.getpid()
 
 
 _cached: tuple[tuple[Any, ...], Runner] | None = None
@@ -132,7 +134,7 @@ def undo_malloc_trim() -> bool:
 
 
 def _build(job: WorkerJob) -> Runner:
-    from tcrbench.plugins.loader import load_plugins
+    from tcrbench.plugins.loader import load_plugins, set_plugins
     from tcrbench.run.runner import Runner
 
     undo_malloc_trim()
@@ -155,6 +157,7 @@ def _build(job: WorkerJob) -> Runner:
             f"{where}: plugin {name!r} is {mine.get(name, 'missing')} here but "
             f"{theirs.get(name, 'missing')} on the driver; install the same plugins everywhere"
         )
+    set_plugins(plugins)  # a plugin that looks up another (embedding_knn's encoder) sees the run's plugins
     runner = Runner(job.cfg, plugins, out=job.out, quiet=True)
     runner.setup(open_store=False)
     if runner.config_hash != job.config_hash:
@@ -186,14 +189,13 @@ def _attach_log(log_file: Path) -> None:
 
 def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
     """One cell's rows, computed in this worker process."""
-    import torch
-
+    from tcrbench.executors.threads import use_threads
     from tcrbench.training.checkpoint import StoppedForTime  # with torch: a spawned worker starts light
 
     runner = runner_for(job)
-    # Set for every cell, never inherited: Dask's nanny starts workers with OMP_NUM_THREADS=1 (torch would run
-    # on one thread whatever --threads says), and a worker of a shared cluster may come from another run.
-    torch.set_num_threads(job.cell_threads())
+    # Set for every cell, never inherited: Dask's nanny starts workers with OMP_NUM_THREADS=1, and a worker of a
+    # shared cluster may come from another run; the driver's serial cells use the same count (threads.py).
+    use_threads(job.cell_threads())
     try:
         return runner.compute_task(task)
     except (StoppedForTime, SystemExit) as stop:  # a stop, not a broken cell: the driver ends the run with it

@@ -234,6 +234,12 @@ def get_plugins(plugins_dir: str | Path | None = None) -> Plugins:
     return _current
 
 
+def loaded_plugins() -> Plugins:
+    """The plugins this process runs with (those of `--plugins-dir` when the run loaded them), else the defaults:
+    what a plugin that looks up another (embedding_knn finding its encoder) must see."""
+    return _current if _current is not None else get_plugins()
+
+
 def set_plugins(plugins: Plugins | None) -> None:
     """Replace the process-wide plugins (tests use `tcrbench.testing.temporary_plugins`)."""
     global _current, _current_dir

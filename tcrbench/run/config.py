@@ -88,6 +88,10 @@ def parse_published(raw: Any, where: str) -> Published:
     return Published(metric, scores, str(raw.get("source", "")), str(raw.get("note", "")))
 
 
+DEFAULT_CELL_TIMEOUT = 6 * 3600.0  # 6 h: far above any cell of the shipped suites (minutes), far below "forever"
+DURATIONS = ("max_time", "cell_timeout")  # settings a TOML file may also write as "90m", "1.5h" or "1h30m"
+
+
 @dataclass
 class RunConfig:
     """Every setting of a run; the command line and a --config TOML file both fill this one object."""
@@ -118,12 +122,16 @@ class RunConfig:
     primary_metric: str = "auroc"
     budget: Budget = field(default_factory=Budget)
     device: str = "auto"
+    # torch (and BLAS) threads inside each cell; None = 1. The same on every executor, because the thread count
+    # changes floating-point sums: it enters the config hash when it is not 1 (runs with 1 keep their hash)
     threads: Optional[int] = None
     eval_every: Optional[str] = None  # training dynamics: "200", "100,500,2000" or "log:8"; None = off
     dynamics_protocol: Literal["probe", "finetune"] = "probe"
     checkpoint_every: Optional[int] = None  # resumable pretraining checkpoint every N steps ...
     checkpoint_minutes: float = 10.0  # ... and every M minutes (0 = off)
     max_time: Optional[float] = None  # seconds; then stop cleanly (exit status 3), resumable
+    # seconds one cell may run before it is stopped and recorded as failed (the grid goes on); generous by default
+    cell_timeout: float = DEFAULT_CELL_TIMEOUT
     published: Optional[Published] = None  # others' scores on this benchmark, for the report only
     # unlabelled sequences pretraining sees besides the training fold: table files or olga:n=...,chain=beta
     pretrain_data: list[str] = field(default_factory=list)
@@ -140,17 +148,25 @@ class RunConfig:
         """Every setting as plain data (what is saved with the run)."""
         return dataclasses.asdict(self)
 
-    def numbers_dict(self) -> dict[str, Any]:
-        """What changes the numbers; device and threads are recorded in the environment instead.
+    def cell_threads(self) -> int:
+        """torch and BLAS threads inside each cell, whatever the executor: --threads, else 1."""
+        return self.threads or 1
 
-        Checkpointing and --max-time never change a number, so a resumed run keeps its hash; the dynamics
-        settings count only when dynamics are on, so switching them on is a new run but runs without them
-        keep the hash they always had.
+    def numbers_dict(self) -> dict[str, Any]:
+        """What changes the numbers; the device is recorded in the environment instead.
+
+        Checkpointing, --max-time and --cell-timeout never change a number, so a resumed run keeps its hash; the
+        dynamics settings count only when dynamics are on, so switching them on is a new run but runs without them
+        keep the hash they always had. The per-cell thread count changes floating-point sums, so it counts when it
+        is not the default 1 (runs with 1 thread, or none given, keep the hash they always had).
         """
         d = self.to_dict()
         # the data's content is hashed through its fingerprint; its path differs from machine to machine
-        for key in ("device", "threads", "checkpoint_every", "checkpoint_minutes", "max_time", "published", "data"):
+        for key in ("device", "checkpoint_every", "checkpoint_minutes", "max_time", "cell_timeout", "published"):
             d.pop(key)
+        d.pop("data")
+        if self.cell_threads() == 1:
+            d.pop("threads")
         if d["pairs"] is None:  # runs from before `pairs` existed keep their hash
             d.pop("pairs")
         else:  # augs and objectives are ignored when pairs are given
@@ -201,6 +217,10 @@ def _set(target: Any, key: str, value: Any, where: str) -> None:
         raise UsageError(f"{where}: unknown setting {key!r}{extra}")
     import typing
 
+    if key in DURATIONS and isinstance(value, str) and isinstance(target, RunConfig):
+        from tcrbench.training.checkpoint import parse_duration  # only for a duration written as text
+
+        value = parse_duration(value, f"{where}: {key}")
     tp = typing.get_type_hints(type(target))[key]
     origin = typing.get_origin(tp)
     if origin is list or (origin is typing.Union and list in [typing.get_origin(a) for a in typing.get_args(tp)]):
@@ -229,6 +249,10 @@ def load_config_file(path: str | Path) -> RunConfig:
         raw = tomllib.loads(p.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"--config {p}: not valid TOML ({exc})") from None
+    if "slurm" in raw:  # how Slurm jobs are asked for, not a number of the run: --executor slurm reads it
+        from tcrbench.executors.slurm_spec import SlurmSpec
+
+        SlurmSpec.from_table(raw.pop("slurm"), f"--config {p} [slurm]")  # checked now: a typo fails before any job
     return apply_settings(RunConfig(), raw, str(p), base_dir=p.parent)
 
 

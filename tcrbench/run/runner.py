@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +20,19 @@ import torch
 
 from tcrbench.errors import StorageFault, UsageError
 from tcrbench.executors import CellTask, SerialExecutor
-from tcrbench.executors.job import JobSpec, plugin_fingerprint
+from tcrbench.executors.job import JobSpec
+from tcrbench.executors.limits import Limits, RunOutOfTime
+from tcrbench.executors.threads import use_threads
 from tcrbench.plugins.protocols import Fold, Kind, PretrainBatch
 from tcrbench.results.folder import RunFolder
 from tcrbench.results.schema import ResultRow
 from tcrbench.results.store import RunStore
 from tcrbench.run.cell import Cell, CellRunner
 from tcrbench.run.config import RunConfig
+from tcrbench.run.costs import cell_kind, cell_seconds, expected_cost
 from tcrbench.run.environment import environment, versions
-from tcrbench.run.grid import Configuration, plan
+from tcrbench.run.grid import plan
+from tcrbench.run.jobspec import job_spec
 from tcrbench.run.label_fraction import item
 from tcrbench.run.prepare import PreparedData, prepare
 from tcrbench.run.progress import Progress
@@ -50,6 +56,9 @@ class RunSummary:
     skipped: int
     failed: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    executor: str = "serial"
+    # wall-clock seconds: "setup" (data, folds, run folder), "cells" (the executor's run), "total"
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def make_folds(cfg: RunConfig, registry: Any, data: PreparedData, seed: int) -> tuple[list[Fold], bool]:
@@ -58,18 +67,6 @@ def make_folds(cfg: RunConfig, registry: Any, data: PreparedData, seed: int) -> 
     redraw = bool(getattr(splitter, "redraws_with_seed", True)) and not cfg.fixed_folds
     folds = splitter.split(data.frame, cfg.folds, seed if redraw else 0)
     return folds, redraw
-
-
-def expected_cost(conf: Configuration, protocols: tuple[str, ...]) -> int:
-    """A rough rank of a cell's work: pretraining > neural training > simple baseline.
-
-    Cells run longest first, so parallel workers do not end with one long cell running while the others idle
-    (on the 8-cell scaling grid the tail was 7 s of 39). Only the order changes: every cell's numbers come from
-    its own seeds, whatever ran before it.
-    """
-    pretrains = conf.arm == "pretrained"
-    neural = conf.objective is not None  # the supervised arms (objective "none") train a network too
-    return (2 if pretrains else 0) + (1 if neural else 0) + len(protocols)
 
 
 class Runner:
@@ -98,13 +95,18 @@ class Runner:
         self._progress = Progress(True, 0)
         self._computed = 0
 
+    @property
+    def computed(self) -> int:
+        """Rows this run has written so far (what a stopped run reports)."""
+        return self._computed
+
     # ------------------------------------------------------------ set-up
     def setup(self, open_store: bool = True) -> None:
         """Resolve plugins, data and the run folder; workers call it with open_store=False (the driver writes)."""
         cfg = self.cfg
         self.device = resolve_device(cfg.device)
-        if cfg.threads is not None:
-            torch.set_num_threads(cfg.threads)
+        self.threads = cfg.cell_threads()  # inside every cell, on every executor (executors/threads.py)
+        use_threads(self.threads)  # before this run computes anything, and kept: see executors/threads.py
         self.configs = plan(cfg, self.registry)
         self.metrics = [
             self.registry.create(Kind.METRIC, m)
@@ -117,7 +119,7 @@ class Runner:
         name = Path(cfg.data).stem if cfg.data else spec_name(cfg.dataset)
         self.path = Path(self.out) if self.out is not None else Path("runs") / f"{name}-{self.config_hash[:8]}"
         self.store = RunStore(self.path)
-        self.versions = versions()
+        self.versions = {**versions(), "torch_threads": str(self.threads)}  # every row records its thread count
         self.cell_runner = CellRunner(
             cfg,
             self.registry,
@@ -132,6 +134,7 @@ class Runner:
         if not open_store:
             return
         env = environment(self.device, self.plugins)
+        env["threads"] = self.threads  # the cells' count, not this process's
         env["data"] = {"source": self.data.source, "rows": self.data.frame.height, "fingerprint": self.data.fingerprint}
         audit = self._audit()
         if audit is not None:
@@ -171,43 +174,9 @@ class Runner:
         log.propagate = False
 
     def job_spec(self) -> JobSpec:
-        """Plain data a parallel executor's workers rebuild this run from (after `setup()` and `cells()`).
-
-        Refused when a worker could not rebuild the same run: plugins registered in this process only, plugin
-        files from several folders, or a batch observer (a callback that sees batches in this process only).
-        """
-        from tcrbench.plugins.loader import _env_list
-
-        if self.observe_pretrain_batch is not None:
-            raise UsageError("observe_pretrain_batch sees batches in this process only: use the serial executor")
-        sources = self.plugins.sources
-        dirs = set()
-        for name, src in sources.items():
-            if src.origin != "file":
-                continue
-            file = Path(src.detail.split(" sha256:")[0])
-            if not file.is_file():
-                raise UsageError(
-                    f"plugin {name!r} was registered in-process ({src}); parallel executors rebuild the plugins in"
-                    " each worker, so put it in a --plugins-dir file or an installed package"
-                )
-            dirs.add(str(file.resolve().parent))
-        if len(dirs) > 1:
-            raise UsageError(
-                f"plugin files come from several folders ({', '.join(sorted(dirs))});"
-                " parallel executors load one --plugins-dir"
-            )
-        return JobSpec(
-            cfg=self.cfg,
-            out=str(Path(self.path).resolve()),
-            config_hash=self.config_hash,
-            n_cells=len(self._cells),
-            builtins=tuple(n for n, s in sources.items() if s.origin == "built-in"),
-            entry_points=any(s.origin == "distribution" for s in sources.values()),
-            plugins_dir=next(iter(dirs), None),
-            disabled=tuple(sorted(_env_list("TCRBENCH_DISABLE_PLUGINS"))),
-            plugin_sources=plugin_fingerprint(sources),
-        )
+        """Plain data a parallel executor's workers rebuild this run from (after `setup()` and `cells()`); see
+        `jobspec.job_spec` for what is refused."""
+        return job_spec(self)
 
     # ------------------------------------------------------------ the grid
     def cells(self) -> tuple[list[Cell], list[str], dict[int, bool]]:
@@ -270,13 +239,12 @@ class Runner:
 
     def run(self, executor: Any = None) -> RunSummary:
         """Compute every missing row of the grid with `executor` (serial by default) and summarise the folder."""
+        began = time.perf_counter()
         self.setup()
         cells, warnings, redraws = self.cells()
         self._cells, self._redraws = cells, redraws
         for w in dict.fromkeys(warnings):
-            log.warning(w)
-            if not self.quiet:
-                print(f"warning: {w}")
+            self._warn(w)
         total = sum(len(self.items(c)) for c in cells)
         self._progress = progress = Progress(self.quiet, total)
         self._computed = 0
@@ -290,31 +258,37 @@ class Runner:
                     CellTask(i, tuple(missing), f"{cell.conf.label} · fold {cell.fold_index} · seed {cell.seed}")
                 )
         for message in self.store.repairs:
-            log.warning(message)
-            if not self.quiet:
-                print(f"warning: {message}")
+            self._warn(message)
         progress.advance(skipped)
         tasks.sort(key=lambda t: -expected_cost(cells[t.index].conf, t.protocols))
         executor = executor or SerialExecutor()
+        self._kinds = {t.index: cell_kind(cells[t.index].conf, t.protocols) for t in tasks}
+        costs = {self._kinds[t.index]: expected_cost(cells[t.index].conf, t.protocols) for t in tasks}
+        progress.plan([self._kinds[t.index] for t in tasks], costs, lambda: int(getattr(executor, "slots", 1) or 1))
         log.info(
-            "run %s: %d cells, %d rows, %d to compute on %s",
+            "run %s: %d cells, %d rows, %d to compute on %s, %d thread(s) per cell",
             self.config_hash,
             len(cells),
             total,
             sum(len(t.protocols) for t in tasks),
             executor.name,
+            self.threads,
         )
+        set_up = time.perf_counter()
         try:
-            if getattr(executor, "remote", False):  # workers rebuild this run from plain data
-                executor.run(tasks, self.job_spec(), self.accept_rows, self.lose_task)
-            else:
-                executor.run(tasks, self.compute_task, self.accept_rows)
+            self._execute(executor, tasks)
+        except RunOutOfTime as exc:  # a cell hung past --max-time's grace: stopped from outside, resumable
+            from tcrbench.training.checkpoint import StoppedForTime
+
+            log.warning("%s", exc)
+            raise StoppedForTime(str(exc)) from None
         except OSError as exc:  # writing a row hit a full disk: stop; every row written so far is whole
             if StorageFault.wraps(exc):
                 raise StorageFault.of(exc) from exc
             raise
         finally:
             progress.stop()
+        computed_at = time.perf_counter()
         rows = self.store.rows()
         self.store.consolidate()
         failed = [r for r in rows if r["status"] == "failed"]
@@ -322,9 +296,37 @@ class Runner:
             self.plugins.hook.run_finished(run_dir=self.path, rows=rows)
         except Exception as exc:  # an observer must not lose a finished run
             log.warning("run_finished observer failed: %s", exc)
+        end = time.perf_counter()
+        seconds = {"setup": set_up - began, "cells": computed_at - set_up, "total": end - began}
         return RunSummary(
-            self.path, self.config_hash, rows, self._computed, skipped, failed, list(dict.fromkeys(warnings))
+            self.path,
+            self.config_hash,
+            rows,
+            self._computed,
+            skipped,
+            failed,
+            list(dict.fromkeys(warnings)),
+            executor=str(executor.name),
+            seconds={k: round(v, 3) for k, v in seconds.items()},
         )
+
+    def _execute(self, executor: Any, tasks: list[CellTask]) -> None:
+        """Hand the tasks to the executor, with the grid's time limits when it enforces them (ours all do)."""
+        kw: dict[str, Any] = {}
+        if getattr(executor, "enforces_limits", False):
+            kw["limits"] = Limits(self.cfg.cell_timeout, self.cfg.max_time)
+        if getattr(executor, "remote", False):  # workers rebuild this run from plain data
+            executor.run(tasks, self.job_spec(), self.accept_rows, self.lose_task, **kw)
+            return
+        if kw:
+            executor.run(tasks, self.compute_task, self.accept_rows, self.lose_task, **kw)
+        else:
+            executor.run(tasks, self.compute_task, self.accept_rows)
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        if not self.quiet:
+            print(f"warning: {message}", file=sys.stderr)
 
     # ------------------------------------------------------------ cells, and what comes back from them
     def initial_encoder(self, cell: Cell) -> torch.nn.Module:
@@ -341,12 +343,16 @@ class Runner:
             self._cells, _, self._redraws = self.cells()
         cell = self._cells[task.index]
         self._progress.start_cell(task.label)
+        use_threads(self.threads)
         return [
             r.to_dict() for r in self.run_cell(cell, list(task.protocols), self._redraws[cell.seed], self._progress)
         ]
 
     def accept_rows(self, task: CellTask, rows: list[dict[str, Any]]) -> None:
         """The driver's side: write each row atomically, then tell observers."""
+        kind = getattr(self, "_kinds", {}).get(task.index)
+        if kind is not None:
+            self._progress.cell_done(kind, cell_seconds(rows))
         for data in rows:
             row = ResultRow.from_dict(data)
             self.store.write_row(row)

@@ -12,8 +12,8 @@ Bounds, and why:
   (0 = off); `max_loss` is above 0 (infinity allowed: only NaN then fails a cell).
 - seeds are integers from 0 to 2**32 - 1 (numpy's seed range), at most 10,000 of them; folds from 2 to 100.
 - batch sizes and the gradient-caching chunk are at most 1,000,000 rows; `--subsample` is at least 20 rows.
-- `--checkpoint-every` is at least 1 step, `--checkpoint-minutes` finite and >= 0, `--max-time` finite and > 0,
-  `--threads` at least 1.
+- `--checkpoint-every` is at least 1 step, `--checkpoint-minutes` finite and >= 0, `--max-time` and
+  `--cell-timeout` finite and > 0, `--threads` at least 1.
 """
 
 from __future__ import annotations
@@ -119,3 +119,4 @@ def check_values(cfg: RunConfig) -> None:
     check_int(cfg.checkpoint_every, "--checkpoint-every", "checkpoint_every", 1, optional=True)
     check_float(cfg.checkpoint_minutes, "--checkpoint-minutes", "checkpoint_minutes", at_least=0)
     check_float(cfg.max_time, "--max-time", "max_time", above=0, optional=True)
+    check_float(cfg.cell_timeout, "--cell-timeout", "cell_timeout", above=0)

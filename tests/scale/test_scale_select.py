@@ -24,24 +24,33 @@ def test_defaults_follow_the_options(monkeypatch):
     assert isinstance(select.build_executor(workers=1), SerialExecutor)
     pool = select.build_executor(workers=3)
     assert isinstance(pool, ProcessExecutor) and pool.workers == 3 and pool.gpus is None
-    assert select.build_executor("processes").workers == 8  # half the cores: each worker gets 2 threads
+    assert select.build_executor("processes").workers == 16  # one 1-thread cell per core
+    assert select.build_executor("processes", threads=2).workers == 8  # cells of --threads 2: half as many
     monkeypatch.setattr(select, "local_cores", lambda: 2)
     assert select.build_executor("processes").workers == 2
+    assert select.build_executor("processes", threads=4).workers == 2  # at least 2
 
 
 @needs_dask
 def test_a_named_cluster_means_dask():
     joined = select.build_executor(scheduler="tcp://127.0.0.1:8786")
     assert isinstance(joined, DaskExecutor) and joined.scheduler == "tcp://127.0.0.1:8786"
-    assert joined.threads is None  # a joined cluster's cores are unknown here: --threads or 1 per cell
 
 
-def test_threads_are_shared_among_local_workers(monkeypatch):
+def test_executors_never_choose_a_cells_thread_count(monkeypatch, tmp_path):
+    """The configuration fixes it (--threads, else 1): the same configuration gives the same numbers anywhere."""
+    from tcrbench.executors.worker import WorkerJob
+    from tcrbench.run.config import RunConfig
+
     monkeypatch.setattr(select, "local_cores", lambda: 8)
-    assert select.build_executor("processes", workers=2).threads == 4
-    assert select.build_executor("processes", workers=3).threads == 2
-    assert select.build_executor("processes", workers=16).threads == 1
-    assert select.build_executor("processes", workers=2, threads=1).threads == 1  # --threads wins
+    for executor in (select.build_executor("processes", workers=2), select.build_executor("processes", workers=3)):
+        assert not hasattr(executor, "threads")
+    job = WorkerJob(RunConfig(), str(tmp_path), "0" * 16, 1, (), False, None, (), ())
+    assert job.cell_threads() == 1
+    job = WorkerJob(RunConfig(threads=3), str(tmp_path), "0" * 16, 1, (), False, None, (), ())
+    assert job.cell_threads() == 3
+    with pytest.raises(UsageError, match="--threads must be at least 1, got 0"):
+        select.build_executor("processes", threads=0)
 
 
 def test_one_worker_per_gpu(monkeypatch):
@@ -59,7 +68,7 @@ def test_local_gpus_are_only_spread_for_auto_or_cuda():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(kind="threads"), "--executor 'threads': choose serial, processes or dask"),
+    (dict(kind="threads"), "--executor 'threads': choose serial, processes, dask or slurm"),
     (dict(kind="serial", workers=2), "--workers 2: the serial executor runs one cell at a time"),
     (dict(kind="processes", scheduler="tcp://h:1"), "--scheduler/--scheduler-file join a Dask cluster"),
     (dict(kind="processes", dashboard=True), "--dashboard shows Dask's dashboard: it needs --executor dask"),
