@@ -296,3 +296,28 @@ def test_probe_and_finetune_run_end_to_end(tmp_path, checkpoints):
         assert row["status"] == "ok", row.get("reason")
         assert row["params"]["encoder"]["identity"] == identity and row["params"]["encoder"]["name"] == "hf"
         assert 0.0 <= row["metrics"]["auroc"] <= 1.0
+
+
+def test_new_weights_at_the_same_path_give_a_new_run_hash(tmp_path, checkpoints):
+    """The run folder's hash covers the checkpoint's content, so changed weights cannot resume into old rows."""
+    import shutil
+
+    from tcrbench.plugins.loader import get_plugins
+    from tcrbench.run.config import RunConfig
+    from tcrbench.run.runner import Runner
+
+    tiny_dataset(n_positives_per_peptide=4).write_csv(tmp_path / "pairs.csv")
+    folder = tmp_path / "model"
+    shutil.copytree(checkpoints["esm"], folder)
+
+    def run_hash() -> str:
+        cfg = RunConfig(data=str(tmp_path / "pairs.csv"), encoder=f"hf:path={folder}", pairs=[], baselines=[])
+        runner = Runner(cfg, get_plugins(), out=tmp_path / "run", quiet=True)
+        runner.setup(open_store=False)
+        return runner.config_hash
+
+    first = run_hash()
+    assert run_hash() == first
+    shutil.rmtree(folder)
+    shutil.copytree(checkpoints["bert"], folder)
+    assert run_hash() != first

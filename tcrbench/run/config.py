@@ -188,11 +188,21 @@ class RunConfig:
             d.pop("published_encoders")
         return d
 
-    def config_hash(self, data_fingerprint: str, corpus_fingerprint: str | None = None) -> str:
-        """16 hex digits naming what the numbers depend on: a re-run with the same hash resumes the folder."""
+    def config_hash(
+        self,
+        data_fingerprint: str,
+        corpus_fingerprint: str | None = None,
+        encoder_identities: dict[str, str] | None = None,
+    ) -> str:
+        """16 hex digits naming what the numbers depend on: a re-run with the same hash resumes the folder.
+
+        `encoder_identities`: the content hash of each checkpoint an encoder reads from a folder (hf:path=DIR), so
+        new weights at the same path start a new run instead of mixing rows; runs without one keep their hash."""
         content: dict[str, Any] = {"config": self.numbers_dict(), "data": data_fingerprint}
         if corpus_fingerprint is not None:
             content["corpus"] = corpus_fingerprint
+        if encoder_identities:
+            content["encoders"] = dict(sorted(encoder_identities.items()))
         payload = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

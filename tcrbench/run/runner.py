@@ -115,7 +115,10 @@ class Runner:
         if cfg.primary_metric not in [m.name for m in self.metrics]:
             raise UsageError(f"primary metric {cfg.primary_metric!r} is not among the metrics computed")
         self.data = prepare(cfg, self.registry)
-        self.config_hash = cfg.config_hash(self.data.fingerprint, self.data.corpus_fingerprint)
+        identities = {
+            str(c.encoder): str(c.enc_obj.identity) for c in self.configs if getattr(c.enc_obj, "identity", "")
+        }
+        self.config_hash = cfg.config_hash(self.data.fingerprint, self.data.corpus_fingerprint, identities)
         name = Path(cfg.data).stem if cfg.data else spec_name(cfg.dataset)
         self.path = Path(self.out) if self.out is not None else Path("runs") / f"{name}-{self.config_hash[:8]}"
         self.store = RunStore(self.path)
