@@ -82,3 +82,21 @@ def test_passes_the_encoder_contract() -> None:
             return PublishedTcrEncoder(CountVectoriser(), peptide_width=8)
 
     check_encoder(Factory(), "count_published")
+
+
+def test_an_encoder_may_cap_fine_tuning_epochs_visibly() -> None:
+    from dataclasses import dataclass
+
+    from tcrbench.run.config import Budget
+    from tcrbench.run.grid import Configuration
+
+    @dataclass
+    class Capped:
+        max_epochs: int
+
+    budget = Budget(finetune_epochs=40, patience=8)
+    capped = Configuration("x", "baseline", ("finetune",), enc_obj=Capped(12)).finetune_budget(budget)
+    assert capped.finetune_epochs == 12 and capped.patience == 8 and budget.finetune_epochs == 40
+    assert Configuration("x", "baseline", ("finetune",), enc_obj=Capped(0)).finetune_budget(budget) is budget
+    assert Configuration("x", "baseline", ("finetune",), enc_obj=Capped(80)).finetune_budget(budget) is budget
+    assert Configuration("x", "supervised", ("finetune",), enc_obj=object()).finetune_budget(budget) is budget

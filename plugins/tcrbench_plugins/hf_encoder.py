@@ -38,6 +38,11 @@ class HuggingFace:
     )
     pooling: Literal["mean", "cls"] = param("mean", help="TCR vector: mean over residue tokens, or the first token")
     layer: int = param(-1, help="hidden states of this layer (-1 the last; 0 the embeddings)")
+    max_epochs: int = param(
+        0,
+        help="cap on fine-tuning epochs for this model (0: the run's budget); shown in the label, so a board says "
+        "when the published model had fewer epochs than the other arms",
+    )
     lr_scale: float = param(
         0.02,
         help="fine-tuning rate of the checkpoint's weights as a share of the budget's lr (its new head trains at "
@@ -59,6 +64,8 @@ class HuggingFace:
         info = hf_adapter.inspect_checkpoint(self.path, WHERE)
         if not 0.0 < self.lr_scale <= 1.0:
             raise UsageError(f"{WHERE}: lr_scale must be in (0, 1], got {self.lr_scale}")
+        if self.max_epochs < 0:
+            raise UsageError(f"{WHERE}: max_epochs must be 0 (no cap) or more, got {self.max_epochs}")
         if not -info.layers - 1 <= self.layer <= info.layers:
             raise UsageError(f"{WHERE}: layer {self.layer} out of range; the model has {info.layers} layers")
         if self.identity and self.identity != info.identity:

@@ -116,6 +116,11 @@ class Sceptr:
     peptide_width: int = param(64, help="width of the learned peptide encoder beside SCEPTR's TCR vector")
     head_hidden: int = param(64, help="width of the peptide-receptor head's projections")
     dropout: float = param(0.1, help="dropout in the classification head")
+    max_epochs: int = param(
+        0,
+        help="cap on fine-tuning epochs for this model (0: the run's budget); shown in the label, so a board says "
+        "when the published model had fewer epochs than the other arms",
+    )
     lr_scale: float = param(
         0.1,
         help="fine-tuning rate of SCEPTR's weights as a share of the budget's lr (the new peptide encoder and head "
@@ -135,6 +140,8 @@ class Sceptr:
             raise ValueError("peptide_width and head_hidden must be positive")
         if not 0.0 < self.lr_scale <= 1.0:
             raise ValueError(f"lr_scale must be in (0, 1], got {self.lr_scale}")
+        if self.max_epochs < 0:
+            raise ValueError(f"max_epochs must be 0 (no cap) or more, got {self.max_epochs}")
 
     # ------------------------------------------------------------ the table
     def bind_table(self, frame: pl.DataFrame) -> None:

@@ -355,7 +355,7 @@ class CellRunner:
                 copy.deepcopy(encoder),
                 data.tokens.index(fit_idx),
                 data.labels[fit_idx],
-                self.cfg.budget,
+                cell.conf.finetune_budget(self.cfg.budget),
                 seed,
                 self.device,
                 loss=getattr(cell.conf.enc_obj, "loss", "ce"),

@@ -3,6 +3,7 @@ part of it, with exactly the encoder, folds, seeds and budget of the pretrained 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -72,6 +73,15 @@ class Configuration:
             "pretrain_on": cfg.pretrain_on,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def finetune_budget(self, budget: Any) -> Any:
+        """The run's budget, with fine-tuning epochs capped where the encoder asks (`max_epochs`, a published
+        model whose epochs cost minutes on a CPU). The cap is a parameter of the encoder's spec, so it shows in the
+        board's label and its config id; 0 = no cap."""
+        cap = int(getattr(self.enc_obj, "max_epochs", 0) or 0)
+        if cap <= 0 or budget.finetune_epochs <= cap:
+            return budget
+        return dataclasses.replace(budget, finetune_epochs=cap)
 
     @property
     def slug(self) -> str:
