@@ -189,6 +189,7 @@ def _attach_log(log_file: Path) -> None:
 
 def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
     """One cell's rows, computed in this worker process."""
+    from tcrbench.errors import StorageFault
     from tcrbench.executors.threads import use_threads
     from tcrbench.training.checkpoint import StoppedForTime  # with torch: a spawned worker starts light
 
@@ -198,8 +199,8 @@ def compute(job: WorkerJob, task: CellTask) -> list[dict[str, Any]]:
     use_threads(job.cell_threads())
     try:
         return runner.compute_task(task)
-    except (StoppedForTime, SystemExit) as stop:  # a stop, not a broken cell: the driver ends the run with it
-        raise WorkerStopped(stop) from None
+    except (StoppedForTime, SystemExit, StorageFault) as stop:  # a stop, not a broken cell (a full disk is not a
+        raise WorkerStopped(stop) from None  # result either): the driver ends the run with it
 
 
 def pin_gpu(gpu: int | None) -> None:

@@ -117,3 +117,17 @@ def test_a_pinned_malloc_trim_threshold_is_undone_in_workers(env, changed):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**base, **env},
                          check=True)
     assert out.stdout.strip() == str(changed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+def test_a_full_disk_in_a_worker_stops_the_run_without_failed_rows(kit, tmp_path, backend):
+    """In a worker as in one process: ENOSPC inside a cell is not a result; the driver stops the run with it."""
+    from tcrbench.errors import StorageFault
+
+    cfg = kit.config(baselines=["majority", "full_disk"])
+    with pytest.raises(StorageFault, match="No space left on device"):
+        kit.run(cfg, tmp_path / "run", backend, plugins_dir=kit.plugins_dir)
+    rows = kit.rows(tmp_path / "run")
+    assert not any(r["status"] == "failed" for r in rows.values())
+    assert not any(r["baseline"] == "full_disk" for r in rows.values())
