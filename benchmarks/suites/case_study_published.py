@@ -67,7 +67,10 @@ def _table(s: Suite, split: dict[str, tuple[float | None, int, float | None]] | 
     if split:
         n_seen = max((v[1] for v in split.values()), default=0)
         header.append(f"{s.metric}, the {n_seen} peptides with training rows")
-    lines = [[what, r.get("group") or "", f3(r["mean"])] + ([seen(r)] if split else []) for what, r in rows]
+        lines = [[what, r.get("group") or "", f3(r["mean"]), seen(r)] for what, r in rows]
+    else:  # a pooled metric: the macro AUROC beside it says how the rarer peptides fare
+        header.append("macro AUROC")
+        lines = [[what, r.get("group") or "", f3(r["mean"]), f3(r.get("macro_auroc"))] for what, r in rows]
     return table(header, "ll" + "r" * (len(header) - 2), lines)
 
 
@@ -81,8 +84,8 @@ def _words(s: Suite, score: Callable[[Row], float | None]) -> str:
         if other is None or score(other) is None:
             continue
         test = paired(s, recipe, other)
-        parts.append(f"{compare_words(score(recipe), score(other))} {label} ({f3(score(other))})"  # type: ignore[arg-type]
-                     + (f"; recipe − it: {test}" if test else ""))
+        parts.append(f"{compare_words(score(recipe), score(other))} {label} ({f3(score(other))}"  # type: ignore[arg-type]
+                     + (f"; recipe minus it {test}" if test else "") + ")")
     if not parts:
         return f"The study's recipe ({f3(score(recipe))}) has no published model or anchor beside it on this board."
     return f"The study's recipe ({f3(score(recipe))}) is " + "; ".join(parts) + "."
