@@ -164,6 +164,7 @@ class MLM:
     description: ClassVar[str] = "masked-LM: predict the tokens the augmentation changed (identity: BERT 15%)"
     uses_labels: ClassVar[bool] = False
     pretrains: ClassVar[bool] = True
+    needs_positions: ClassVar[bool] = True  # reads per-position states: a published model has none to give
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.p <= 1.0:

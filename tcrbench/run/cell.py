@@ -59,10 +59,6 @@ class Cell:
         return f"{self.conf.slug}-{self.config_id[:8]}-s{self.seed}-f{self.fold_index}-{name}"
 
 
-# Objectives that read per-position states: a published model gives one vector per TCR, so they cannot run on it.
-POSITIONAL_OBJECTIVES = frozenset({"mlm"})
-
-
 def _check_published(conf: Configuration) -> None:
     """A published pretrained model (`published = True` on its factory) with an objective that needs per-position
     states fails with the reason, not a shape error deep inside the objective."""
@@ -71,7 +67,7 @@ def _check_published(conf: Configuration) -> None:
         return
     parts = getattr(obj, "parts", None) or [obj]
     for part in parts:
-        if getattr(part, "needs_positions", getattr(part, "name", "") in POSITIONAL_OBJECTIVES):
+        if getattr(part, "needs_positions", False):  # objectives that read per-position states (mlm) say so
             raise CellFailed(
                 f"encoder {conf.encoder} is a published pretrained model: it gives one vector per TCR, not the "
                 f"per-position states objective {part.name!r} needs; run it with --objective none"
